@@ -1,2 +1,4 @@
-var app = WebApplication.CreateBuilder(args).Build();
+using TokenGateway.Hosting;
+
+var app = GatewayApplication.Build(args);
 app.Run();

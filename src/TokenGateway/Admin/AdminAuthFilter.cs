@@ -1,0 +1,24 @@
+using System.Security.Cryptography;
+using System.Text;
+using TokenGateway.Errors;
+
+namespace TokenGateway.Admin;
+
+/// <summary>Bearer admin token, compared in constant time (hashes first, so length does not leak either).</summary>
+internal sealed class AdminAuthFilter(string token) : IEndpointFilter
+{
+    private readonly byte[] _expected = SHA256.HashData(Encoding.UTF8.GetBytes(token));
+
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var header = context.HttpContext.Request.Headers.Authorization.ToString();
+        var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : "";
+        if (!CryptographicOperations.FixedTimeEquals(_expected, SHA256.HashData(Encoding.UTF8.GetBytes(presented))))
+        {
+            await OpenAIError.WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized, "invalid_request_error", "invalid_admin_token",
+                "The admin API needs Authorization: Bearer <admin token>.");
+            return null;
+        }
+        return await next(context);
+    }
+}

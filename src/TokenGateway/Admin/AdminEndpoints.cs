@@ -1,0 +1,188 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+using TokenGateway.Billing;
+using TokenGateway.Configuration;
+using TokenGateway.Errors;
+using TokenGateway.Keys;
+using TokenGateway.Pricing;
+using TokenGateway.Redis;
+
+namespace TokenGateway.Admin;
+
+/// <summary>The admin API of PRODUCT.md. Off (not mapped) when no admin token is configured.</summary>
+internal static partial class AdminEndpoints
+{
+    [GeneratedRegex("^[A-Za-z0-9_.-]{1,64}$")]
+    private static partial Regex AccountIdPattern();
+
+    public static void MapAdminApi(this IEndpointRouteBuilder app)
+    {
+        var options = app.ServiceProvider.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        if (string.IsNullOrEmpty(options.Admin.Token)) return;
+
+        var admin = app.MapGroup("/admin").AddEndpointFilter(new AdminAuthFilter(options.Admin.Token));
+        admin.AddEndpointFilter(async (context, next) =>
+        {
+            try
+            {
+                return await next(context);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                await OpenAIError.BillingUnavailable(context.HttpContext);
+                return null;
+            }
+        });
+
+        admin.MapPost("/accounts", CreateAccount);
+        admin.MapGet("/accounts/{id}", GetAccount);
+        admin.MapPost("/accounts/{id}/keys", CreateKey);
+        admin.MapDelete("/keys/{keyId}", RevokeKey);
+        admin.MapPost("/keys/{keyId}/rotate", RotateKey);
+        admin.MapPost("/accounts/{id}/credits", AddCredits);
+        admin.MapPut("/accounts/{id}/limits", SetLimits);
+        admin.MapGet("/accounts/{id}/ledger", GetLedger);
+    }
+
+    private static IResult Json(object value, int status = 200) => Results.Json(value, AdminJson.Options, statusCode: status);
+
+    private static IResult Error(int status, string code, string message, string? param = null) =>
+        Json(new { error = new { message, type = "invalid_request_error", param, code } }, status);
+
+    private static IResult NotFound(string what) => Error(404, "not_found", $"No {what} with that id.");
+
+    private static async Task<IResult> CreateAccount(HttpContext context, BillingStore billing)
+    {
+        if (await AdminJson.ReadAsync<CreateAccountBody>(context) is not { } body) return Results.Empty;
+        if (body.Id is null || !AccountIdPattern().IsMatch(body.Id))
+            return Error(400, "invalid_request", "'id' is required: 1-64 characters of A-Z a-z 0-9 _ . -", "id");
+        if (!await billing.CreateAccountAsync(body.Id, body.Name ?? body.Id))
+            return Error(409, "account_exists", $"An account '{body.Id}' already exists.", "id");
+        return Json((await AccountView(billing, body.Id))!, 201);
+    }
+
+    private static async Task<IResult> GetAccount(string id, BillingStore billing) =>
+        AccountIdPattern().IsMatch(id) && await AccountView(billing, id) is { } view ? Json(view) : NotFound("account");
+
+    private static async Task<object?> AccountView(BillingStore billing, string id)
+    {
+        if (await billing.ReadAccountAsync(id) is not { } a) return null;
+        return new
+        {
+            a.Id,
+            a.Name,
+            BalanceUsd = Money.ToUsd(a.BalanceMicros),
+            a.BalanceMicros,
+            HeldUsd = Money.ToUsd(a.HeldMicros),
+            a.HeldMicros,
+            AvailableMicros = a.BalanceMicros + billing.OverdraftMicros - a.HeldMicros,
+            MonthSpendUsd = Money.ToUsd(a.MonthSpendMicros),
+            a.MonthSpendMicros,
+            HardLimitUsd = a.HardLimitMicros is long h ? Money.ToUsd(h) : (decimal?)null,
+            SoftLimitUsd = a.SoftLimitMicros is long s ? Money.ToUsd(s) : (decimal?)null,
+            Grants = a.Grants.Select(g => new
+            {
+                g.Id,
+                AmountUsd = Money.ToUsd(g.AmountMicros),
+                g.AmountMicros,
+                RemainingUsd = Money.ToUsd(g.RemainingMicros),
+                g.RemainingMicros,
+                g.Source,
+                g.CreatedAt,
+                g.ExpiresAt,
+            }),
+        };
+    }
+
+    private static async Task<IResult> CreateKey(string id, HttpContext context, BillingStore billing, KeyStore keys)
+    {
+        if (await AdminJson.ReadAsync<CreateKeyBody>(context) is not { } body) return Results.Empty;
+        if (!AccountIdPattern().IsMatch(id) || await billing.ReadAccountAsync(id) is null) return NotFound("account");
+        long? budget = null;
+        if (body.MonthlyLimitUsd is decimal usd)
+        {
+            if (usd < 0 || Money.ToMicros(usd) is not long micros) return Error(400, "invalid_request", "'monthly_limit_usd' must be a non-negative amount.", "monthly_limit_usd");
+            budget = micros;
+        }
+        if (body.Models is { } models && models.Any(m => string.IsNullOrWhiteSpace(m) || m.Contains(',')))
+            return Error(400, "invalid_request", "'models' must be model names (a trailing * allows a prefix).", "models");
+        var (keyId, secret) = await keys.CreateAsync(id, body.Name ?? "", body.Models, budget, body.ExpiresAt);
+        return Json(new { Id = keyId, Key = secret, AccountId = id, body.Name, body.Models, body.MonthlyLimitUsd, body.ExpiresAt }, 201);
+    }
+
+    private static async Task<IResult> RevokeKey(string keyId, KeyStore keys) =>
+        await keys.RevokeAsync(keyId) ? Json(new { Id = keyId, Revoked = true }) : NotFound("key");
+
+    private static async Task<IResult> RotateKey(string keyId, KeyStore keys, IOptions<GatewayOptions> options) =>
+        await keys.RotateAsync(keyId) is string secret
+            ? Json(new { Id = keyId, Key = secret, PreviousKeyValidForSeconds = options.Value.Keys.RotationGraceSeconds })
+            : NotFound("key");
+
+    private static async Task<IResult> AddCredits(string id, HttpContext context, BillingStore billing, TimeProvider clock, IOptions<GatewayOptions> options)
+    {
+        if (await AdminJson.ReadAsync<AddCreditsBody>(context) is not { } body) return Results.Empty;
+        var billingOptions = options.Value.Billing;
+        if (body.AmountUsd is not decimal usd || usd <= 0 || Money.ToMicros(usd) is not long micros)
+            return Error(400, "invalid_request", "'amount_usd' must be a positive amount with at most 6 decimals.", "amount_usd");
+        if (usd < billingOptions.MinimumTopUpUsd)
+            return Error(400, "invalid_request", $"The minimum top-up is ${billingOptions.MinimumTopUpUsd.ToString(CultureInfo.InvariantCulture)}.", "amount_usd");
+        var source = body.Source ?? "manual";
+        if (source is not ("manual" or "promo" or "auto_recharge"))
+            return Error(400, "invalid_request", "'source' must be manual, promo or auto_recharge.", "source");
+        var now = clock.GetUtcNow();
+        var expires = body.ExpiresAt ?? now.AddDays(billingOptions.GrantExpiryDays);
+        if (expires <= now) return Error(400, "invalid_request", "'expires_at' must be in the future.", "expires_at");
+        var idempotencyKey = context.Request.Headers["Idempotency-Key"].ToString();
+        if (idempotencyKey.Length > 200) return Error(400, "invalid_request", "Idempotency-Key is longer than 200 characters.");
+        if (!AccountIdPattern().IsMatch(id)) return NotFound("account");
+        var result = await billing.AddGrantAsync(id, micros, source, expires, idempotencyKey.Length > 0 ? idempotencyKey : null);
+        if (result.Status == GrantStatus.NoAccount) return NotFound("account");
+        if (result.Status == GrantStatus.Replayed) context.Response.Headers["Idempotent-Replayed"] = "true";
+        return Json(new { GrantId = result.GrantId, BalanceUsd = Money.ToUsd(result.BalanceMicros), result.BalanceMicros, Replayed = result.Status == GrantStatus.Replayed }, 201);
+    }
+
+    private static async Task<IResult> SetLimits(string id, HttpContext context, BillingStore billing, RedisConnection redis)
+    {
+        if (await AdminJson.ReadAsync<LimitsBody>(context) is not { } body) return Results.Empty;
+        long? hard = null, soft = null;
+        if (body.HardLimitUsd is decimal h && (h < 0 || (hard = Money.ToMicros(h)) is null))
+            return Error(400, "invalid_request", "'hard_limit_usd' must be a non-negative amount or null.", "hard_limit_usd");
+        if (body.SoftLimitUsd is decimal s && (s < 0 || (soft = Money.ToMicros(s)) is null))
+            return Error(400, "invalid_request", "'soft_limit_usd' must be a non-negative amount or null.", "soft_limit_usd");
+        if (!AccountIdPattern().IsMatch(id) || await billing.ReadAccountAsync(id) is null) return NotFound("account");
+        await redis.Database.HashSetAsync(new AccountKeys(id).Account,
+        [
+            new("hard_limit", hard?.ToString(CultureInfo.InvariantCulture) ?? ""),
+            new("soft_limit", soft?.ToString(CultureInfo.InvariantCulture) ?? ""),
+        ]);
+        return Json(await AccountView(billing, id) ?? new { });
+    }
+
+    private static async Task<IResult> GetLedger(string id, int? limit, string? cursor, BillingStore billing)
+    {
+        var take = Math.Clamp(limit ?? 100, 1, 1000);
+        if (!AccountIdPattern().IsMatch(id) || await billing.ReadAccountAsync(id) is null) return NotFound("account");
+        if (cursor is not null && !Regex.IsMatch(cursor, "^[0-9]+-[0-9]+$")) return Error(400, "invalid_request", "'cursor' is not a cursor this API returned.", "cursor");
+        var page = await billing.ReadLedgerAsync(id, take + 1, cursor);
+        var data = page.Take(take).Select(e =>
+        {
+            var amount = long.Parse(e.Fields["amount"], CultureInfo.InvariantCulture);
+            var entry = new Dictionary<string, object?>
+            {
+                ["id"] = e.Id,
+                ["type"] = e.Fields["type"],
+                ["amount_usd"] = Money.ToUsd(amount),
+                ["amount_micros"] = amount,
+                ["balance_micros"] = long.Parse(e.Fields["balance"], CultureInfo.InvariantCulture),
+                ["created_at"] = DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(e.Fields["ts"], CultureInfo.InvariantCulture)),
+            };
+            foreach (var (name, value) in e.Fields)
+                if (name is not ("type" or "amount" or "balance" or "ts")) entry[name] = value;
+            return entry;
+        }).ToList();
+        var hasMore = page.Count > take;
+        return Json(new { Object = "list", Data = data, HasMore = hasMore, NextCursor = hasMore ? data[^1]["id"] : null });
+    }
+}

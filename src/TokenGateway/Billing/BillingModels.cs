@@ -1,0 +1,28 @@
+namespace TokenGateway.Billing;
+
+internal sealed record ReserveRequest(
+    string AccountId, string KeyId, string KeySha, string RequestId, string Model,
+    long InputCostMicros, long OutputPicosPerToken, int MaxOutputTokens, int Choices, bool ExplicitOutputLimit);
+
+internal enum ReserveStatus { Reserved, InvalidKey, ModelNotAllowed, InsufficientQuota }
+
+/// <param name="Limit">balance, hard_limit or key_budget: the limit that refused the request.</param>
+internal sealed record ReserveResult(
+    ReserveStatus Status, long HoldMicros = 0, int GrantedOutputTokens = 0, string? Limit = null, long RoomMicros = 0, long NeededMicros = 0);
+
+internal sealed record SettleRequest(
+    string AccountId, string KeyId, string RequestId, string Model, long CostMicros, long InputTokens, long CachedTokens, long OutputTokens);
+
+internal sealed record SettleResult(bool AlreadySettled, long BalanceMicros);
+
+internal enum GrantStatus { Added, Replayed, NoAccount }
+
+internal sealed record GrantResult(GrantStatus Status, string? GrantId, long BalanceMicros);
+
+internal sealed record GrantSnapshot(string Id, long AmountMicros, long RemainingMicros, string Source, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
+
+internal sealed record AccountSnapshot(
+    string Id, string Name, long BalanceMicros, long HeldMicros, long MonthSpendMicros, long? HardLimitMicros, long? SoftLimitMicros,
+    IReadOnlyList<GrantSnapshot> Grants);
+
+internal sealed record LedgerEntry(string Id, IReadOnlyDictionary<string, string> Fields);

@@ -1,0 +1,79 @@
+-- Prepended to every account script. KEYS[1..6] are, in this order, the account's:
+-- hash, holds hash, hold-expiry zset, grant-order zset, grants hash, ledger stream.
+-- Every key carries the account's hash tag {acct:<id>}, so a script stays on one cluster slot.
+-- Money is integer micro-USD; Lua numbers are doubles, exact below 2^53 micro-USD ($9 billion).
+local acct, holds, hold_exp, grant_order, grants, ledger = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+
+local function num(v)
+  return tonumber(v) or 0
+end
+
+local function split_hold(v)
+  local sep = string.find(v, '|', 1, true)
+  return tonumber(string.sub(v, 1, sep - 1)), string.sub(v, sep + 1)
+end
+
+local function ledger_add(now, kind, amount, balance, ...)
+  return redis.call('XADD', ledger, '*', 'type', kind, 'amount', amount, 'balance', balance, 'ts', now, ...)
+end
+
+-- A hold is removed together with its share of the account's and the key's held amounts.
+local function drop_hold(id)
+  local h = redis.call('HGET', holds, id)
+  redis.call('ZREM', hold_exp, id)
+  if not h then
+    return 0
+  end
+  local amount, key_id = split_hold(h)
+  redis.call('HDEL', holds, id)
+  redis.call('HINCRBY', acct, 'held', -amount)
+  redis.call('HINCRBY', acct, 'kheld:' .. key_id, -amount)
+  return amount
+end
+
+-- Holds are leases: a hold whose gateway died before settling is released once its lease ends.
+local function release_expired_holds(now)
+  local ids = redis.call('ZRANGEBYSCORE', hold_exp, '-inf', now, 'LIMIT', 0, 200)
+  for _, id in ipairs(ids) do
+    drop_hold(id)
+  end
+end
+
+-- What is left of an expired grant leaves the balance, with a ledger entry. Applied whenever the
+-- account is touched, so correctness needs no background job.
+local function expire_grants(now)
+  local ids = redis.call('ZRANGEBYSCORE', grant_order, '-inf', now)
+  for _, gid in ipairs(ids) do
+    local remaining = num(redis.call('HGET', grants, gid))
+    redis.call('ZREM', grant_order, gid)
+    redis.call('HSET', grants, gid, 0)
+    if remaining > 0 then
+      local balance = redis.call('HINCRBY', acct, 'balance', -remaining)
+      ledger_add(now, 'expiry', -remaining, balance, 'grant_id', gid)
+    end
+  end
+end
+
+-- Spend draws from the grant that expires first; what no grant covers makes the balance negative.
+local function draw(cost)
+  local left = cost
+  local ids = redis.call('ZRANGE', grant_order, 0, -1)
+  for _, gid in ipairs(ids) do
+    if left <= 0 then
+      break
+    end
+    local remaining = num(redis.call('HGET', grants, gid))
+    local take = math.min(remaining, left)
+    redis.call('HINCRBY', grants, gid, -take)
+    left = left - take
+    if remaining - take <= 0 then
+      redis.call('ZREM', grant_order, gid)
+    end
+  end
+  return redis.call('HINCRBY', acct, 'balance', -cost)
+end
+
+local function touch(now)
+  release_expired_holds(now)
+  expire_grants(now)
+end

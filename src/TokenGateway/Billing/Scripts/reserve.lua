@@ -1,0 +1,69 @@
+-- Reserve: check the key, the model allowlist and every limit, then place a hold (a lease) for
+-- the request's worst-case cost. KEYS[7] = the key's hash.
+-- ARGV: key sha, now ms, request id, model, month (yyyymm), key id, input cost, output price
+-- (pico-USD per token), max output tokens, choices, explicit limit (1/0), minimum output tokens,
+-- overdraft, hold ttl ms.
+-- Returns {0, hold, output tokens granted} | {1} bad key | {2} model not allowed
+--       | {3, limit, room, needed} insufficient quota.
+local key = KEYS[7]
+local sha, now, request_id, model, month, key_id = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local input_cost, out_pico, max_out, choices = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local explicit, min_out, overdraft, ttl = ARGV[11] == '1', tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
+
+local k = redis.call('HMGET', key, 'sha', 'status', 'expires_ms', 'models', 'monthly_limit', 'prev_sha', 'prev_until_ms')
+local secret_ok = k[1] == sha or (k[6] == sha and now < num(k[7]))
+if not secret_ok or k[2] ~= 'active' or (num(k[3]) > 0 and now >= num(k[3])) then
+  return {1}
+end
+if k[4] and k[4] ~= '' then
+  local allowed = false
+  for pattern in string.gmatch(k[4], '[^,]+') do
+    if pattern == model or (string.sub(pattern, -1) == '*' and string.sub(model, 1, #pattern - 1) == string.sub(pattern, 1, -2)) then
+      allowed = true
+      break
+    end
+  end
+  if not allowed then
+    return {2}
+  end
+end
+
+touch(now)
+local a = redis.call('HMGET', acct, 'balance', 'held', 'hard_limit', 'spend:' .. month, 'kheld:' .. key_id, 'kspend:' .. month .. ':' .. key_id)
+local held = num(a[2])
+-- room: what this request may still hold under the tightest of balance, hard limit and key budget.
+local room, limit = num(a[1]) + overdraft - held, 'balance'
+if a[3] and a[3] ~= '' then
+  local r = tonumber(a[3]) - num(a[4]) - held
+  if r < room then room, limit = r, 'hard_limit' end
+end
+if k[5] and k[5] ~= '' then
+  local r = tonumber(k[5]) - num(a[6]) - num(a[5])
+  if r < room then room, limit = r, 'key_budget' end
+end
+
+local function output_cost(tokens)
+  return math.floor((tokens * choices * out_pico + 999999) / 1000000)
+end
+
+local hold, granted = input_cost + output_cost(max_out), max_out
+if hold > room then
+  if explicit or out_pico == 0 or room <= input_cost then
+    return {3, limit, room, hold}
+  end
+  -- No explicit limit: lower the output limit to what the room pays for (doubles may be one off; fix below).
+  local t = math.min(max_out, math.floor((room - input_cost) * 1000000 / (choices * out_pico)))
+  while t > 0 and input_cost + output_cost(t) > room do
+    t = t - 1
+  end
+  if t < min_out then
+    return {3, limit, room, input_cost + output_cost(min_out)}
+  end
+  hold, granted = input_cost + output_cost(t), t
+end
+
+redis.call('HSET', holds, request_id, hold .. '|' .. key_id)
+redis.call('ZADD', hold_exp, now + ttl, request_id)
+redis.call('HINCRBY', acct, 'held', hold)
+redis.call('HINCRBY', acct, 'kheld:' .. key_id, hold)
+return {0, hold, granted}

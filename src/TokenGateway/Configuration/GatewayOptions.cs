@@ -1,0 +1,69 @@
+namespace TokenGateway.Configuration;
+
+/// <summary>Section <c>TokenGateway</c> of the ASP.NET Core configuration.</summary>
+public sealed class GatewayOptions
+{
+    public const string Section = "TokenGateway";
+
+    public UpstreamOptions Upstream { get; set; } = new();
+    public RedisOptions Redis { get; set; } = new();
+    public AdminOptions Admin { get; set; } = new();
+    public PricingOptions Pricing { get; set; } = new();
+    public BillingOptions Billing { get; set; } = new();
+    public MeteringOptions Metering { get; set; } = new();
+    public KeyOptions Keys { get; set; } = new();
+}
+
+public sealed class UpstreamOptions
+{
+    /// <summary>Origin of the OpenAI-compatible upstream; a trailing <c>/v1</c> is accepted.</summary>
+    public string BaseUrl { get; set; } = "https://api.openai.com";
+    public string? ApiKey { get; set; }
+    /// <summary>Longest silence allowed from the upstream (reasoning models can think for minutes).</summary>
+    public int TimeoutSeconds { get; set; } = 600;
+}
+
+public sealed class RedisOptions
+{
+    /// <summary>A StackExchange.Redis configuration string.</summary>
+    public string Configuration { get; set; } = "127.0.0.1:6379";
+}
+
+public sealed class AdminOptions
+{
+    /// <summary>Bearer token of the admin API; the admin API is off when empty.</summary>
+    public string? Token { get; set; }
+}
+
+public sealed class PricingOptions
+{
+    /// <summary>Pricing JSON; relative paths are resolved against the application folder.</summary>
+    public string File { get; set; } = "pricing.json";
+}
+
+public sealed class BillingOptions
+{
+    /// <summary>Where a developer who hit a 429 adds credits; quoted in the error message.</summary>
+    public string Url { get; set; } = "";
+    /// <summary>How far below zero a balance may go (in-flight requests finishing over their estimate).</summary>
+    public decimal OverdraftUsd { get; set; }
+    public decimal MinimumTopUpUsd { get; set; } = 5m;
+    public int GrantExpiryDays { get; set; } = 365;
+}
+
+public sealed class MeteringOptions
+{
+    public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
+    /// <summary>Lease of a hold: a hold whose request never settles is released after this.</summary>
+    public int HoldTtlSeconds { get; set; } = 900;
+    /// <summary>Smallest output limit the gateway lowers a request to before refusing it.</summary>
+    public int MinimumOutputTokens { get; set; } = 16;
+    /// <summary>Worst-case output of a model whose price entry has no <c>max_output_tokens</c>.</summary>
+    public int DefaultMaxOutputTokens { get; set; } = 16384;
+}
+
+public sealed class KeyOptions
+{
+    /// <summary>How long the old secret keeps working after a rotation.</summary>
+    public int RotationGraceSeconds { get; set; } = 86400;
+}

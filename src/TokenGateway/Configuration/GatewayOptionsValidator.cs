@@ -1,0 +1,32 @@
+using Microsoft.Extensions.Options;
+
+namespace TokenGateway.Configuration;
+
+/// <summary>Fails start-up with messages that name the setting to fix.</summary>
+internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions o)
+    {
+        var errors = new List<string>();
+        void Check(bool ok, string setting, string problem)
+        {
+            if (!ok) errors.Add($"{GatewayOptions.Section}:{setting} {problem}");
+        }
+
+        Check(Uri.TryCreate(o.Upstream.BaseUrl, UriKind.Absolute, out var upstream) && upstream.Scheme is "http" or "https",
+            "Upstream:BaseUrl", "must be an absolute http(s) URL.");
+        Check(o.Upstream.TimeoutSeconds > 0, "Upstream:TimeoutSeconds", "must be positive.");
+        Check(!string.IsNullOrWhiteSpace(o.Redis.Configuration), "Redis:Configuration", "is required (e.g. 127.0.0.1:6379).");
+        Check(!string.IsNullOrWhiteSpace(o.Pricing.File), "Pricing:File", "is required.");
+        Check(o.Billing.OverdraftUsd >= 0, "Billing:OverdraftUsd", "must be zero or more.");
+        Check(o.Billing.MinimumTopUpUsd >= 0, "Billing:MinimumTopUpUsd", "must be zero or more.");
+        Check(o.Billing.GrantExpiryDays > 0, "Billing:GrantExpiryDays", "must be positive.");
+        Check(o.Billing.Url.Length == 0 || Uri.TryCreate(o.Billing.Url, UriKind.Absolute, out _), "Billing:Url", "must be an absolute URL.");
+        Check(o.Metering.MaxRequestBodyBytes > 0, "Metering:MaxRequestBodyBytes", "must be positive.");
+        Check(o.Metering.HoldTtlSeconds > 0, "Metering:HoldTtlSeconds", "must be positive.");
+        Check(o.Metering.MinimumOutputTokens > 0, "Metering:MinimumOutputTokens", "must be positive.");
+        Check(o.Metering.DefaultMaxOutputTokens > 0, "Metering:DefaultMaxOutputTokens", "must be positive.");
+        Check(o.Keys.RotationGraceSeconds >= 0, "Keys:RotationGraceSeconds", "must be zero or more.");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,41 @@
+using System.Text.Json;
+
+namespace TokenGateway.Errors;
+
+/// <summary>Errors in OpenAI's shape, so every SDK surfaces <c>error.code</c>. Never echoes key material.</summary>
+internal static class OpenAIError
+{
+    public static async Task WriteAsync(HttpContext context, int status, string type, string code, string message, string? param = null)
+    {
+        if (context.Response.HasStarted) return;
+        context.Response.Clear();
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        if (code == "insufficient_quota")
+        {
+            // NOTE: OpenAI's SDKs honour x-should-retry; a quota 429 must not be retried (and has no Retry-After).
+            context.Response.Headers["x-should-retry"] = "false";
+        }
+        await using var writer = new Utf8JsonWriter(context.Response.Body);
+        writer.WriteStartObject();
+        writer.WriteStartObject("error");
+        writer.WriteString("message", message);
+        writer.WriteString("type", type);
+        if (param is null) writer.WriteNull("param");
+        else writer.WriteString("param", param);
+        writer.WriteString("code", code);
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+    }
+
+    public static Task InvalidRequest(HttpContext c, string message, string? param = null) =>
+        WriteAsync(c, StatusCodes.Status400BadRequest, "invalid_request_error", "invalid_request", message, param);
+
+    public static Task InvalidApiKey(HttpContext c) =>
+        WriteAsync(c, StatusCodes.Status401Unauthorized, "invalid_request_error", "invalid_api_key",
+            "Incorrect API key provided, or the key was revoked or has expired. Use a TokenGateway key (tg-…) issued to your team.");
+
+    public static Task BillingUnavailable(HttpContext c) =>
+        WriteAsync(c, StatusCodes.Status503ServiceUnavailable, "server_error", "billing_unavailable",
+            "The gateway cannot reach its billing store right now, so the request was not sent. Please retry shortly.");
+}

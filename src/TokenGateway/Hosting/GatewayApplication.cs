@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Options;
+using TokenGateway.Admin;
+using TokenGateway.Billing;
+using TokenGateway.Configuration;
+using TokenGateway.Keys;
+using TokenGateway.Metering;
+using TokenGateway.Pricing;
+using TokenGateway.Redis;
+
+namespace TokenGateway.Hosting;
+
+/// <summary>Wiring of the gateway, shared by Program.cs and the functional tests.</summary>
+public static class GatewayApplication
+{
+    /// <param name="configure">Lets a test replace services (e.g. the <see cref="TimeProvider"/>) before the build.</param>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.AddTokenGateway();
+        configure?.Invoke(builder);
+        var app = builder.Build();
+        app.MapTokenGateway();
+        return app;
+    }
+
+    public static WebApplicationBuilder AddTokenGateway(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<RedisConnection>();
+        services.AddSingleton<PricingCatalog>();
+        services.AddSingleton<KeyStore>();
+        services.AddSingleton<BillingStore>();
+        services.AddSingleton<UpstreamForwarder>();
+        services.AddSingleton<MeteredProxy>();
+        services.AddHttpForwarder();
+        return builder;
+    }
+
+    public static WebApplication MapTokenGateway(this WebApplication app)
+    {
+        // NOTE: resolve at start-up so that a bad pricing file stops the gateway with a clear message.
+        _ = app.Services.GetRequiredService<PricingCatalog>();
+        var proxy = app.Services.GetRequiredService<MeteredProxy>();
+        app.Map("/v1/{**path}", proxy.HandleAsync);
+        app.MapAdminApi();
+        app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapGet("/readyz", async (RedisConnection redis) =>
+        {
+            try
+            {
+                await redis.Database.PingAsync();
+                return Results.Text("ready");
+            }
+            catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+            {
+                return Results.Text("redis unreachable", statusCode: StatusCodes.Status503ServiceUnavailable);
+            }
+        });
+        return app;
+    }
+}

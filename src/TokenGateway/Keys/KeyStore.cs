@@ -1,0 +1,80 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+using TokenGateway.Configuration;
+using TokenGateway.Redis;
+
+namespace TokenGateway.Keys;
+
+/// <summary>Which account and key a secret's hash belongs to.</summary>
+internal readonly record struct KeyRef(string AccountId, string KeyId);
+
+/// <summary>
+/// Gateway keys. A key's record (status, allowlist, budget, expiry, current and previous secret
+/// hash) lives under its account's hash tag and is checked by the reserve script on every request,
+/// so a revocation is effective at once on every replica. The secret hash → key mapping never
+/// changes once written, so it is cached here: the hot path then needs no extra round trip.
+/// </summary>
+internal sealed class KeyStore(RedisConnection redis, TimeProvider clock, IOptions<GatewayOptions> options)
+{
+    private const int MaxCachedKeys = 100_000;
+    private readonly ConcurrentDictionary<string, KeyRef> _bySecretHash = new(StringComparer.Ordinal);
+
+    private IDatabase Db => redis.Database;
+
+    public async Task<KeyRef?> FindAsync(string secretHash)
+    {
+        if (_bySecretHash.TryGetValue(secretHash, out var cached)) return cached;
+        var value = (string?)await Db.HashGetAsync(AccountKeys.KeysBySecret, secretHash);
+        if (value is null) return null;
+        var sep = value.IndexOf('|');
+        var found = new KeyRef(value[..sep], value[(sep + 1)..]);
+        if (_bySecretHash.Count >= MaxCachedKeys) _bySecretHash.Clear();
+        _bySecretHash[secretHash] = found;
+        return found;
+    }
+
+    public async Task<(string KeyId, string Secret)> CreateAsync(string accountId, string name, IReadOnlyList<string>? models, long? monthlyLimitMicros, DateTimeOffset? expiresAt)
+    {
+        var keyId = GatewayKeySecret.NewKeyId();
+        var secret = GatewayKeySecret.Generate();
+        var sha = GatewayKeySecret.Hash(secret);
+        var keys = new AccountKeys(accountId);
+        await Db.HashSetAsync(keys.Key(keyId),
+        [
+            new("sha", sha), new("status", "active"), new("name", name),
+            new("models", models is null ? "" : string.Join(',', models)),
+            new("monthly_limit", monthlyLimitMicros?.ToString(CultureInfo.InvariantCulture) ?? ""),
+            new("expires_ms", expiresAt?.ToUnixTimeMilliseconds() ?? 0),
+            new("created_ms", clock.GetUtcNow().ToUnixTimeMilliseconds()),
+        ]);
+        await Db.HashSetAsync(AccountKeys.KeysById, keyId, accountId);
+        await Db.HashSetAsync(AccountKeys.KeysBySecret, sha, accountId + "|" + keyId);
+        return (keyId, secret);
+    }
+
+    public async Task<string?> AccountOfAsync(string keyId) => await Db.HashGetAsync(AccountKeys.KeysById, keyId);
+
+    public async Task<bool> RevokeAsync(string keyId)
+    {
+        if (await AccountOfAsync(keyId) is not string accountId) return false;
+        await Db.HashSetAsync(new AccountKeys(accountId).Key(keyId), "status", "revoked");
+        return true;
+    }
+
+    /// <summary>A new secret; the previous one keeps working for the configured grace period.</summary>
+    public async Task<string?> RotateAsync(string keyId)
+    {
+        if (await AccountOfAsync(keyId) is not string accountId) return null;
+        var key = new AccountKeys(accountId).Key(keyId);
+        var oldSha = (string?)await Db.HashGetAsync(key, "sha");
+        if (oldSha is null) return null;
+        var secret = GatewayKeySecret.Generate();
+        var sha = GatewayKeySecret.Hash(secret);
+        var graceEnds = clock.GetUtcNow().AddSeconds(options.Value.Keys.RotationGraceSeconds).ToUnixTimeMilliseconds();
+        await Db.HashSetAsync(AccountKeys.KeysBySecret, sha, accountId + "|" + keyId);
+        await Db.HashSetAsync(key, [new("sha", sha), new("prev_sha", oldSha), new("prev_until_ms", graceEnds)]);
+        return secret;
+    }
+}

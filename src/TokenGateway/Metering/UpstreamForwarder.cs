@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using System.Net;
+using Microsoft.Extensions.Options;
+using TokenGateway.Configuration;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace TokenGateway.Metering;
+
+/// <summary>YARP direct forwarding to the configured upstream, with the real provider key.</summary>
+internal sealed class UpstreamForwarder : IDisposable
+{
+    private readonly IHttpForwarder _forwarder;
+    private readonly HttpMessageInvoker _client;
+    private readonly ForwarderRequestConfig _config;
+    private readonly HttpTransformer _transformer;
+
+    public UpstreamForwarder(IHttpForwarder forwarder, IOptions<GatewayOptions> options)
+    {
+        _forwarder = forwarder;
+        var upstream = options.Value.Upstream;
+        // NOTE: the request path already starts with /v1; accept a base URL written the OPENAI_BASE_URL way too.
+        var prefix = upstream.BaseUrl.TrimEnd('/');
+        if (prefix.EndsWith("/v1", StringComparison.OrdinalIgnoreCase)) prefix = prefix[..^3];
+        DestinationPrefix = prefix;
+        _client = new HttpMessageInvoker(new SocketsHttpHandler
+        {
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            // NOTE: compressed upstream bodies are inflated here, so the usage scanner always sees JSON/SSE.
+            AutomaticDecompression = DecompressionMethods.All,
+            EnableMultipleHttp2Connections = true,
+            ConnectTimeout = TimeSpan.FromSeconds(15),
+            ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
+        });
+        _config = new ForwarderRequestConfig { ActivityTimeout = TimeSpan.FromSeconds(upstream.TimeoutSeconds) };
+        _transformer = new UpstreamKeyTransformer(upstream.ApiKey);
+    }
+
+    public string DestinationPrefix { get; }
+
+    public ValueTask<ForwarderError> SendAsync(HttpContext context) =>
+        _forwarder.SendAsync(context, DestinationPrefix, _client, _config, _transformer);
+
+    public void Dispose() => _client.Dispose();
+
+    /// <summary>Replaces the client's gateway key by the provider key; every other header passes.</summary>
+    private sealed class UpstreamKeyTransformer(string? apiKey) : HttpTransformer
+    {
+        public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+        {
+            await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+            proxyRequest.Headers.Remove("api-key");
+            proxyRequest.Headers.Remove("x-api-key");
+            proxyRequest.Headers.Authorization = string.IsNullOrEmpty(apiKey) ? null : new("Bearer", apiKey);
+        }
+    }
+}

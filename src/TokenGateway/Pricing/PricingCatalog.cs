@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Options;
+using TokenGateway.Configuration;
+
+namespace TokenGateway.Pricing;
+
+/// <summary>
+/// The current pricing table, reloaded when the file changes. A file that fails to parse at start-up
+/// stops the gateway; one that fails on reload is logged and the previous prices stay in force.
+/// </summary>
+internal sealed partial class PricingCatalog : IDisposable
+{
+    private readonly string _path;
+    private readonly ILogger<PricingCatalog> _logger;
+    private readonly FileSystemWatcher? _watcher;
+    private readonly Timer _debounce;
+    private volatile PricingTable _table;
+
+    public PricingCatalog(IOptions<GatewayOptions> options, ILogger<PricingCatalog> logger)
+    {
+        _logger = logger;
+        var file = options.Value.Pricing.File;
+        _path = Path.GetFullPath(Path.IsPathRooted(file) ? file : Path.Combine(AppContext.BaseDirectory, file));
+        try
+        {
+            _table = PricingTable.Parse(File.ReadAllBytes(_path));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or System.Text.Json.JsonException)
+        {
+            throw new OptionsValidationException(GatewayOptions.Section, typeof(GatewayOptions),
+                [$"{GatewayOptions.Section}:Pricing:File '{_path}' could not be loaded: {e.Message}"]);
+        }
+        _debounce = new Timer(_ => Reload());
+        _watcher = new FileSystemWatcher(Path.GetDirectoryName(_path)!, Path.GetFileName(_path)) { EnableRaisingEvents = true };
+        // NOTE: editors and ConfigMap updates (symlink swaps) raise bursts of events; reload once they settle.
+        FileSystemEventHandler changed = (_, _) => _debounce.Change(TimeSpan.FromMilliseconds(200), Timeout.InfiniteTimeSpan);
+        _watcher.Changed += changed;
+        _watcher.Created += changed;
+        _watcher.Renamed += (_, _) => _debounce.Change(TimeSpan.FromMilliseconds(200), Timeout.InfiniteTimeSpan);
+        Log.Loaded(_logger, _path, _table.Count);
+    }
+
+    public PricingTable Current => _table;
+
+    public void Reload()
+    {
+        try
+        {
+            _table = PricingTable.Parse(File.ReadAllBytes(_path));
+            Log.Loaded(_logger, _path, _table.Count);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or System.Text.Json.JsonException)
+        {
+            Log.ReloadFailed(_logger, _path, e.Message);
+        }
+    }
+
+    public void Dispose()
+    {
+        _watcher?.Dispose();
+        _debounce.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Pricing loaded from {Path}: {Entries} entries")]
+        public static partial void Loaded(ILogger logger, string path, int entries);
+
+        [LoggerMessage(EventId = 101, Level = LogLevel.Error, Message = "Pricing file {Path} could not be reloaded, previous prices stay in force: {Reason}")]
+        public static partial void ReloadFailed(ILogger logger, string path, string reason);
+    }
+}

@@ -1,0 +1,31 @@
+using StackExchange.Redis;
+
+namespace TokenGateway.Redis;
+
+/// <summary>
+/// Redis key names of one account. Every name carries the hash tag <c>{acct:id}</c>, so all the keys
+/// one script touches live on one Redis Cluster slot.
+/// </summary>
+internal readonly record struct AccountKeys(string AccountId)
+{
+    private string Tag => "{acct:" + AccountId + "}";
+
+    public RedisKey Account => Tag;
+    public RedisKey Holds => Tag + ":holds";
+    public RedisKey HoldExpiry => Tag + ":hold_exp";
+    public RedisKey GrantOrder => Tag + ":grant_order";
+    public RedisKey Grants => Tag + ":grants";
+    public RedisKey Ledger => Tag + ":ledger";
+    public RedisKey Key(string keyId) => Tag + ":key:" + keyId;
+    public RedisKey Settled(string requestId) => Tag + ":settled:" + requestId;
+    public RedisKey UsageDay(string yyyymmdd) => Tag + ":usage:" + yyyymmdd;
+    public RedisKey Idempotency(string idempotencyKey) => Tag + ":idem:" + idempotencyKey;
+
+    /// <summary>The six keys every account script starts with (see prelude.lua), then <paramref name="more"/>.</summary>
+    public RedisKey[] ScriptKeys(params RedisKey[] more) => [Account, Holds, HoldExpiry, GrantOrder, Grants, Ledger, .. more];
+
+    /// <summary>Global (untagged) directories: key hash → "account|keyId", key id → account.</summary>
+    public static readonly RedisKey KeysBySecret = "tg:keys";
+    public static readonly RedisKey KeysById = "tg:key_ids";
+    public static readonly RedisKey AccountIds = "tg:accounts";
+}

@@ -158,7 +158,7 @@ log "   rendered with $used: $(grep -c '^kind:' "$rendered") objects"
 if [[ $render_only == 1 ]]; then cat "$rendered"; exit 0; fi
 
 echo "== validating"
-(cd "$here" && RENDERED="$rendered" STRICT_SECRETS="$strict_secrets" node --input-type=module -) <<'NODE'
+(cd "$here" && RENDERED="$rendered" STRICT_SECRETS="$strict_secrets" REPO="$repo" node --input-type=module -) <<'NODE'
 import { readFileSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
@@ -421,6 +421,15 @@ for (const cm of dashCms) for (const [k, v] of Object.entries(cm.data ?? {})) {
   try { const d = JSON.parse(v); if (!d.uid || !Array.isArray(d.panels)) fail(id(cm), `${k} is not a dashboard model`); }
   catch (e) { fail(id(cm), `${k} is not valid JSON: ${e.message}`); }
 }
+
+// The ConfigMap's pricing.json is a copy of the image's default (kustomize cannot load files
+// outside k8s/). A difference is allowed (operators change prices) but worth a look.
+try {
+  const repo = process.env.REPO;
+  const a = JSON.parse(readFileSync(`${repo}/k8s/pricing.json`, "utf8"));
+  const b = JSON.parse(readFileSync(`${repo}/src/TokenGateway/pricing.json`, "utf8"));
+  if (JSON.stringify(a.models) !== JSON.stringify(b.models)) console.log("   WARN: k8s/pricing.json differs from src/TokenGateway/pricing.json (the image's default prices)");
+} catch { /* one of them is absent */ }
 
 const kinds = {};
 for (const o of objs) kinds[o.kind] = (kinds[o.kind] ?? 0) + 1;

@@ -51,6 +51,8 @@ public sealed class TiktokenTokenizer : Tokenizer
 
     internal PreTokenizer PreTokenizer => _preTokenizer;
 
+    internal RankTable Ranks => _ranks;
+
     /// <summary>The shared tokenizer for a model name; see <see cref="EncodingForModel"/>.</summary>
     public static TiktokenTokenizer CreateForModel(string modelName) => CreateForEncoding(EncodingForModel(modelName));
 

@@ -15,9 +15,8 @@ internal sealed class AdminAuthFilter(string token) : IEndpointFilter
         var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : "";
         if (!CryptographicOperations.FixedTimeEquals(_expected, SHA256.HashData(Encoding.UTF8.GetBytes(presented))))
         {
-            await OpenAIError.WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized, "invalid_request_error", "invalid_admin_token",
+            return OpenAIError.Result(StatusCodes.Status401Unauthorized, "invalid_request_error", "invalid_admin_token",
                 "The admin API needs Authorization: Bearer <admin token>.");
-            return null;
         }
         return await next(context);
     }

@@ -31,8 +31,8 @@ internal static partial class AdminEndpoints
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
-                await OpenAIError.BillingUnavailable(context.HttpContext);
-                return null;
+                return OpenAIError.Result(StatusCodes.Status503ServiceUnavailable, "server_error", "billing_unavailable",
+                    "The gateway cannot reach its billing store right now. Please retry shortly.");
             }
         });
 
@@ -49,7 +49,7 @@ internal static partial class AdminEndpoints
     private static IResult Json(object value, int status = 200) => Results.Json(value, AdminJson.Options, statusCode: status);
 
     private static IResult Error(int status, string code, string message, string? param = null) =>
-        Json(new { error = new { message, type = "invalid_request_error", param, code } }, status);
+        OpenAIError.Result(status, "invalid_request_error", code, message, param);
 
     private static IResult NotFound(string what) => Error(404, "not_found", $"No {what} with that id.");
 

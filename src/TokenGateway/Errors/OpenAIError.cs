@@ -28,6 +28,10 @@ internal static class OpenAIError
         writer.WriteEndObject();
     }
 
+    /// <summary>The same shape as an <see cref="IResult"/>, for minimal-API handlers and filters.</summary>
+    public static IResult Result(int status, string type, string code, string message, string? param = null) =>
+        Results.Json(new { error = new { message, type, param, code } }, statusCode: status);
+
     public static Task InvalidRequest(HttpContext c, string message, string? param = null) =>
         WriteAsync(c, StatusCodes.Status400BadRequest, "invalid_request_error", "invalid_request", message, param);
 

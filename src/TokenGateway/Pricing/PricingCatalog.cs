@@ -14,6 +14,7 @@ internal sealed partial class PricingCatalog : IDisposable
     private readonly FileSystemWatcher? _watcher;
     private readonly Timer _debounce;
     private volatile PricingTable _table;
+    private string? _contentHash;
 
     public PricingCatalog(IOptions<GatewayOptions> options, ILogger<PricingCatalog> logger)
     {
@@ -22,7 +23,9 @@ internal sealed partial class PricingCatalog : IDisposable
         _path = Path.GetFullPath(Path.IsPathRooted(file) ? file : Path.Combine(AppContext.BaseDirectory, file));
         try
         {
-            _table = PricingTable.Parse(File.ReadAllBytes(_path));
+            var bytes = File.ReadAllBytes(_path);
+            _table = PricingTable.Parse(bytes);
+            _contentHash = Hash(bytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or System.Text.Json.JsonException)
         {
@@ -30,11 +33,13 @@ internal sealed partial class PricingCatalog : IDisposable
                 [$"{GatewayOptions.Section}:Pricing:File '{_path}' could not be loaded: {e.Message}"]);
         }
         _debounce = new Timer(_ => Reload());
-        _watcher = new FileSystemWatcher(Path.GetDirectoryName(_path)!, Path.GetFileName(_path)) { EnableRaisingEvents = true };
-        // NOTE: editors and ConfigMap updates (symlink swaps) raise bursts of events; reload once they settle.
+        // NOTE: watch the whole folder, not the file name: a Kubernetes ConfigMap update swaps a "..data"
+        // symlink and raises no event for pricing.json itself. Bursts are debounced; Reload compares contents.
+        _watcher = new FileSystemWatcher(Path.GetDirectoryName(_path)!) { IncludeSubdirectories = false, EnableRaisingEvents = true };
         FileSystemEventHandler changed = (_, _) => _debounce.Change(TimeSpan.FromMilliseconds(200), Timeout.InfiniteTimeSpan);
         _watcher.Changed += changed;
         _watcher.Created += changed;
+        _watcher.Deleted += changed;
         _watcher.Renamed += (_, _) => _debounce.Change(TimeSpan.FromMilliseconds(200), Timeout.InfiniteTimeSpan);
         Log.Loaded(_logger, _path, _table.Count);
     }
@@ -45,7 +50,11 @@ internal sealed partial class PricingCatalog : IDisposable
     {
         try
         {
-            _table = PricingTable.Parse(File.ReadAllBytes(_path));
+            var bytes = File.ReadAllBytes(_path);
+            var hash = Hash(bytes);
+            if (hash == _contentHash) return;
+            _table = PricingTable.Parse(bytes);
+            _contentHash = hash;
             Log.Loaded(_logger, _path, _table.Count);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or System.Text.Json.JsonException)
@@ -53,6 +62,8 @@ internal sealed partial class PricingCatalog : IDisposable
             Log.ReloadFailed(_logger, _path, e.Message);
         }
     }
+
+    private static string Hash(byte[] bytes) => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes));
 
     public void Dispose()
     {

@@ -44,12 +44,20 @@ public sealed class GatewayHost : IAsyncDisposable
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string>()) config[k] = v;
         string[] args = ["--urls", "http://127.0.0.1:0", .. config.Select(kv => $"--TokenGateway:{kv.Key}={kv.Value}")];
-        host._app = GatewayApplication.Build(args, builder =>
+        try
         {
-            builder.Logging.ClearProviders();
-            if (clock is not null) builder.Services.AddSingleton<TimeProvider>(clock);
-        });
-        await host._app.StartAsync();
+            host._app = GatewayApplication.Build(args, builder =>
+            {
+                builder.Logging.ClearProviders();
+                if (clock is not null) builder.Services.AddSingleton<TimeProvider>(clock);
+            });
+            await host._app.StartAsync();
+        }
+        catch
+        {
+            await host.Upstream.DisposeAsync();
+            throw;
+        }
         host.BaseUrl = host._app.Urls.First().TrimEnd('/');
         host.Http = new HttpClient { BaseAddress = new Uri(host.BaseUrl) };
         host.Admin = new HttpClient { BaseAddress = new Uri(host.BaseUrl) };

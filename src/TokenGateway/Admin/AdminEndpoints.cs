@@ -131,13 +131,11 @@ internal static partial class AdminEndpoints
         var source = body.Source ?? "manual";
         if (source is not ("manual" or "promo" or "auto_recharge"))
             return Error(400, "invalid_request", "'source' must be manual, promo or auto_recharge.", "source");
-        var now = clock.GetUtcNow();
-        var expires = body.ExpiresAt ?? now.AddDays(billingOptions.GrantExpiryDays);
-        if (expires <= now) return Error(400, "invalid_request", "'expires_at' must be in the future.", "expires_at");
+        if (body.ExpiresAt <= clock.GetUtcNow()) return Error(400, "invalid_request", "'expires_at' must be in the future.", "expires_at");
         var idempotencyKey = context.Request.Headers["Idempotency-Key"].ToString();
         if (idempotencyKey.Length > 200) return Error(400, "invalid_request", "Idempotency-Key is longer than 200 characters.");
         if (!AccountIdPattern().IsMatch(id)) return NotFound("account");
-        var result = await billing.AddGrantAsync(id, micros, source, expires, idempotencyKey.Length > 0 ? idempotencyKey : null);
+        var result = await billing.AddGrantAsync(id, micros, source, body.ExpiresAt, idempotencyKey.Length > 0 ? idempotencyKey : null);
         if (result.Status == GrantStatus.NoAccount) return NotFound("account");
         if (result.Status == GrantStatus.Replayed) context.Response.Headers["Idempotent-Replayed"] = "true";
         return Json(new { GrantId = result.GrantId, BalanceUsd = Money.ToUsd(result.BalanceMicros), result.BalanceMicros, Replayed = result.Status == GrantStatus.Replayed }, 201);
@@ -179,7 +177,12 @@ internal static partial class AdminEndpoints
                 ["created_at"] = DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(e.Fields["ts"], CultureInfo.InvariantCulture)),
             };
             foreach (var (name, value) in e.Fields)
-                if (name is not ("type" or "amount" or "balance" or "ts")) entry[name] = value;
+            {
+                if (name is "type" or "amount" or "balance" or "ts") continue;
+                // NOTE: token counts and amounts are numbers; ids and names stay strings.
+                entry[name] = name.EndsWith("_tokens", StringComparison.Ordinal) || name == "covered_debt"
+                    ? long.Parse(value, CultureInfo.InvariantCulture) : value;
+            }
             return entry;
         }).ToList();
         var hasMore = page.Count > take;

@@ -71,10 +71,12 @@ internal sealed class BillingStore(RedisConnection redis, TimeProvider clock, IO
         return new SettleResult(AlreadySettled: (int)result[0] == 1, BalanceMicros: (long)result[1]);
     }
 
-    public async Task<GrantResult> AddGrantAsync(string accountId, long amountMicros, string source, DateTimeOffset expires, string? idempotencyKey)
+    /// <param name="expiresAt">Null: the configured default lifetime (one year) from now.</param>
+    public async Task<GrantResult> AddGrantAsync(string accountId, long amountMicros, string source, DateTimeOffset? expiresAt, string? idempotencyKey)
     {
         var keys = new AccountKeys(accountId);
         var now = clock.GetUtcNow();
+        var expires = expiresAt ?? now.AddDays(_options.Billing.GrantExpiryDays);
         var grantId = "grant_" + Guid.NewGuid().ToString("N")[..16];
         // NOTE: without an Idempotency-Key the marker is this grant's own id: never seen before, so never a replay.
         var idem = keys.Idempotency(idempotencyKey ?? grantId);

@@ -16,7 +16,7 @@ internal static class OpenAIError
             // NOTE: OpenAI's SDKs honour x-should-retry; a quota 429 must not be retried (and has no Retry-After).
             context.Response.Headers["x-should-retry"] = "false";
         }
-        await using var writer = new Utf8JsonWriter(context.Response.Body);
+        await using var writer = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         writer.WriteStartObject();
         writer.WriteStartObject("error");
         writer.WriteString("message", message);

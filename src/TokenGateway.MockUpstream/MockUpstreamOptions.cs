@@ -21,8 +21,11 @@ public sealed class MockUpstreamOptions
     /// <summary>Streaming: close the connection abruptly after this many content deltas (no usage, no [DONE]).</summary>
     public int? CutStreamAfterDeltas { get; set; }
 
-    /// <summary>Streaming: after the first event, wait for this task before sending the rest.</summary>
-    public Task? HoldStreamAfterFirstEvent { get; set; }
+    /// <summary>Streaming: after <see cref="HoldAfterEvents"/> events, wait for this task before sending the rest.</summary>
+    public Task? HoldStream { get; set; }
+
+    /// <summary>How many events are sent before <see cref="HoldStream"/> is awaited.</summary>
+    public int HoldAfterEvents { get; set; } = 1;
 
     /// <summary>Delay before answering (both modes).</summary>
     public TimeSpan Delay { get; set; }

@@ -271,14 +271,10 @@ public sealed class MockUpstreamServer : IAsyncDisposable
                 await body.FlushAsync(ct);
             }
             var sent = 0;
-            var held = false;
+            var events = 0;
             async Task AfterEventAsync()
             {
-                if (!held && o.HoldStreamAfterFirstEvent is { } hold)
-                {
-                    held = true;
-                    await hold.WaitAsync(ct);
-                }
+                if (++events == o.HoldAfterEvents && o.HoldStream is { } hold) await hold.WaitAsync(ct);
             }
             if (first is not null)
             {

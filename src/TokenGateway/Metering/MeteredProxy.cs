@@ -5,6 +5,7 @@ using TokenGateway.Configuration;
 using TokenGateway.Errors;
 using TokenGateway.Keys;
 using TokenGateway.Pricing;
+using TokenGateway.Tokenizers;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace TokenGateway.Metering;
@@ -82,13 +83,15 @@ internal sealed partial class MeteredProxy(
             return;
         }
 
-        var inputTokens = InputTokenEstimator.UpperBound(request, body);
+        var inputTokens = InputTokenCounter.Count(request, body);
+        // NOTE: the hold adds a margin for what the local count cannot see (tool-formatting tokens, image sizes).
+        var holdInputTokens = inputTokens + inputTokens / 10 + 16;
         var maxOutput = endpoint == MeteredEndpoint.Embeddings ? 0
             // NOTE: legacy Completions default to 16 output tokens when max_tokens is absent.
             : request.MaxOutputTokens ?? (endpoint == MeteredEndpoint.Completions ? 16 : price.MaxOutputTokens ?? _options.Metering.DefaultMaxOutputTokens);
         var requestId = "req_" + Guid.NewGuid().ToString("N");
         var reservation = await billing.ReserveAsync(new ReserveRequest(key.AccountId, key.KeyId, sha, requestId, request.Model,
-            price.InputCostMicros(inputTokens), price.OutputPicos, maxOutput, request.Choices, request.MaxOutputTokens is not null));
+            price.InputCostMicros(holdInputTokens), price.OutputPicos, maxOutput, request.Choices, request.MaxOutputTokens is not null));
         switch (reservation.Status)
         {
             case ReserveStatus.InvalidKey:
@@ -105,18 +108,24 @@ internal sealed partial class MeteredProxy(
         }
 
         var clamp = reservation.GrantedOutputTokens < maxOutput ? reservation.GrantedOutputTokens : (int?)null;
-        if (clamp is not null)
+        // Chat/Completions streams carry usage only when asked: the gateway always asks, and hides the answer if the client did not.
+        var askUsage = request.Stream && endpoint is MeteredEndpoint.ChatCompletions or MeteredEndpoint.Completions && request.IncludeUsage != true;
+        if (clamp is not null || askUsage)
         {
-            body = RequestBodyRewriter.Rewrite(body, endpoint.OutputLimitField(), clamp, includeUsage: false);
+            body = RequestBodyRewriter.Rewrite(body, endpoint.OutputLimitField(), clamp, askUsage);
         }
         context.Request.Body = new MemoryStream(body, writable: false);
         context.Request.ContentLength = body.Length;
         context.Response.Headers["x-tokengateway-request-id"] = requestId;
 
-        var scanner = new JsonUsageScanner();
+        var json = new JsonUsageScanner();
+        var events = new StreamEventReader(endpoint);
         var clientBody = context.Response.Body;
-        var observing = new ObservingStream(clientBody, scanner.Feed);
-        context.Response.Body = observing;
+        // NOTE: a streamed request can still get a JSON answer (an error): the SSE reader then sees no event.
+        var meter = request.Stream
+            ? (Stream)new SseMeteringStream(clientBody, events, dropUsageOnlyChunk: askUsage)
+            : new ObservingStream(clientBody, json.Feed);
+        context.Response.Body = meter;
         ForwarderError forwardError;
         try
         {
@@ -128,14 +137,15 @@ internal sealed partial class MeteredProxy(
         }
 
         var status = context.Response.StatusCode;
+        var bytesWritten = meter is SseMeteringStream sse ? sse.BytesWritten : ((ObservingStream)meter).BytesWritten;
         long cost;
         TokenUsage usage;
-        if (scanner.Usage is TokenUsage reported && status < 400)
+        if ((json.Usage ?? events.Usage) is TokenUsage reported && status < 400)
         {
             usage = reported;
             cost = price.CostMicros(usage.Input, usage.Cached, usage.Output);
         }
-        else if (status >= 400 || observing.BytesWritten == 0)
+        else if (status >= 400 || bytesWritten == 0)
         {
             // Upstream error, or nothing came back: the hold is released, nothing is charged.
             usage = default;
@@ -144,9 +154,11 @@ internal sealed partial class MeteredProxy(
         }
         else
         {
-            // Output reached the client but no usage did (cut short): bill the input we know of.
-            usage = new TokenUsage(inputTokens, 0, 0);
-            cost = price.InputCostMicros(inputTokens);
+            // Output reached the client but no usage did (stream cut, client gone): bill what was consumed,
+            // input counted locally and output counted from the deltas that were streamed.
+            var output = TiktokenTokenizer.CreateForModel(request.Model).CountTokens(events.OutputText);
+            usage = new TokenUsage(inputTokens, 0, output);
+            cost = price.CostMicros(inputTokens, 0, output);
             Log.UsageMissing(logger, requestId, request.Model, forwardError.ToString());
         }
         await SettleAsync(new SettleRequest(key.AccountId, key.KeyId, requestId, request.Model, cost, usage.Input, usage.Cached, usage.Output));
@@ -203,7 +215,7 @@ internal sealed partial class MeteredProxy(
         [LoggerMessage(EventId = 200, Level = LogLevel.Error, Message = "Billing store unreachable ({Error}); request refused with 503")]
         public static partial void BillingUnavailable(ILogger logger, string error);
 
-        [LoggerMessage(EventId = 201, Level = LogLevel.Warning, Message = "No usage in the response of {RequestId} ({Model}, forwarder: {ForwarderError}); billed the input estimate")]
+        [LoggerMessage(EventId = 201, Level = LogLevel.Warning, Message = "No usage in the response of {RequestId} ({Model}, forwarder: {ForwarderError}); billed the locally counted tokens")]
         public static partial void UsageMissing(ILogger logger, string requestId, string model, string forwarderError);
 
         [LoggerMessage(EventId = 202, Level = LogLevel.Critical, Message = "Settle failed for {RequestId} of account {AccountId}: {CostMicros} micro-USD not recorded ({Error})")]

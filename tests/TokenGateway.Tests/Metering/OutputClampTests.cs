@@ -19,8 +19,9 @@ public sealed class OutputClampTests(RedisServer redis) : IClassFixture<RedisSer
         var account = "clamp-" + Guid.NewGuid().ToString("N")[..6];
         var key = await _gw.FundedKeyAsync(account, 0.05m);
         const string body = """{"model":"gpt-4o","messages":[{"role":"user","content":"write a long story"}]}""";
-        // Hold = input upper bound (body bytes at $2.50/1M) + output at $10/1M; $0.05 pays ~4,990 output tokens, not 16,384.
-        var inputCost = (long)Math.Ceiling(System.Text.Encoding.UTF8.GetByteCount(body) * 2.5);
+        // Hold = input (local count + 10% + 16 margin, at $2.50/1M) + output at $10/1M: $0.05 pays ~4,990 output tokens, not 16,384.
+        var counted = TokenGateway.Tokenizers.TiktokenTokenizer.CreateForModel("gpt-4o").CountTokens("write a long story") + 3 + 3;
+        var inputCost = (long)Math.Ceiling((counted + counted / 10 + 16) * 2.5);
         var expected = (50_000 - inputCost) * 1_000_000 / 10_000_000;
 
         var r = await _gw.PostAsync(key, "/v1/chat/completions", body);
@@ -53,8 +54,8 @@ public sealed class OutputClampTests(RedisServer redis) : IClassFixture<RedisSer
     {
         var account = "clamp-" + Guid.NewGuid().ToString("N")[..6];
         var key = await _gw.FundedKeyAsync(account, 0.01m);
-        // A big prompt eats the whole balance: fewer than 16 output tokens would be affordable.
-        var prompt = new string('x', 3990);
+        // A big prompt (4,000 tokens at $2.50/1M = $0.01) eats the whole balance: no output would be affordable.
+        var prompt = string.Concat(Enumerable.Repeat(" hello", 4000));
         var r = await _gw.PostAsync(key, "/v1/chat/completions", $$"""{"model":"gpt-4o","messages":[{"role":"user","content":"{{prompt}}"}]}""");
 
         Assert.Equal(HttpStatusCode.TooManyRequests, r.StatusCode);

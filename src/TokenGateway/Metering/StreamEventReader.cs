@@ -1,0 +1,113 @@
+using System.Text;
+using System.Text.Json;
+
+namespace TokenGateway.Metering;
+
+/// <summary>
+/// Reads each server-sent event of a streamed response: the usage (Chat/Completions usage chunk;
+/// Responses <c>response.completed</c>/<c>incomplete</c>/<c>failed</c>), the output text of the deltas
+/// (for billing a stream cut before its usage), and whether the event is the usage-only chunk that
+/// the gateway asked for on the client's behalf.
+/// </summary>
+internal sealed class StreamEventReader(MeteredEndpoint endpoint)
+{
+    private readonly JsonUsageScanner _usage = new();
+    private readonly StringBuilder _output = new();
+
+    public TokenUsage? Usage => _usage.Usage;
+
+    /// <summary>Text of every delta streamed so far (all choices): what the client received.</summary>
+    public string OutputText => _output.ToString();
+
+    public int Events { get; private set; }
+
+    /// <summary>Reads one complete event; returns true when it is a usage-only chunk (<c>choices: []</c>).</summary>
+    public bool Read(ReadOnlySpan<byte> sseEvent)
+    {
+        Events++;
+        var data = DataOf(sseEvent);
+        if (data.IsEmpty || data.SequenceEqual("[DONE]"u8)) return false;
+        _usage.ScanDocument(data);
+        try
+        {
+            return endpoint == MeteredEndpoint.Responses ? ReadResponsesEvent(data) : ReadChoicesChunk(data);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Chat/Completions chunk: collects <c>choices[].delta.{content,refusal,tool_calls[].function.arguments}</c> and <c>choices[].text</c>.</summary>
+    private bool ReadChoicesChunk(ReadOnlySpan<byte> data)
+    {
+        var reader = new Utf8JsonReader(data);
+        bool inChoices = false, emptyChoices = false, hasUsage = false;
+        var property = "";
+        while (reader.Read())
+        {
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.PropertyName:
+                    property = reader.GetString()!;
+                    if (reader.CurrentDepth == 1 && property == "usage")
+                    {
+                        reader.Read();
+                        hasUsage = reader.TokenType == JsonTokenType.StartObject;
+                        reader.Skip();
+                    }
+                    break;
+                case JsonTokenType.StartArray when reader.CurrentDepth == 1 && property == "choices":
+                    inChoices = true;
+                    emptyChoices = reader.Read() && reader.TokenType == JsonTokenType.EndArray;
+                    if (emptyChoices) inChoices = false;
+                    else if (reader.TokenType == JsonTokenType.String) _output.Append(reader.GetString());
+                    break;
+                case JsonTokenType.EndArray when reader.CurrentDepth == 1:
+                    inChoices = false;
+                    break;
+                case JsonTokenType.String when inChoices && property is "content" or "text" or "refusal" or "arguments":
+                    _output.Append(reader.GetString());
+                    break;
+            }
+        }
+        return emptyChoices && hasUsage;
+    }
+
+    /// <summary>Responses event: collects the <c>delta</c> of every <c>*.delta</c> event.</summary>
+    private bool ReadResponsesEvent(ReadOnlySpan<byte> data)
+    {
+        var reader = new Utf8JsonReader(data);
+        string? type = null, delta = null;
+        while (reader.Read())
+        {
+            if (reader.TokenType != JsonTokenType.PropertyName || reader.CurrentDepth != 1) continue;
+            var isType = reader.ValueTextEquals("type"u8);
+            var isDelta = reader.ValueTextEquals("delta"u8);
+            reader.Read();
+            if (isType && reader.TokenType == JsonTokenType.String) type = reader.GetString();
+            else if (isDelta && reader.TokenType == JsonTokenType.String) delta = reader.GetString();
+            else reader.Skip();
+        }
+        if (delta is not null && type is not null && type.EndsWith(".delta", StringComparison.Ordinal)) _output.Append(delta);
+        return false;
+    }
+
+    /// <summary>The event's <c>data:</c> payload (multi-line data joined with '\n' per the SSE spec).</summary>
+    private static ReadOnlySpan<byte> DataOf(ReadOnlySpan<byte> sseEvent)
+    {
+        byte[]? joined = null;
+        ReadOnlySpan<byte> single = default;
+        var count = 0;
+        foreach (var range in sseEvent.Split((byte)'\n'))
+        {
+            var line = sseEvent[range].TrimEnd((byte)'\r');
+            if (!line.StartsWith("data:"u8)) continue;
+            var value = line[5..];
+            if (!value.IsEmpty && value[0] == (byte)' ') value = value[1..];
+            if (count++ == 0) single = value;
+            else joined = [.. (joined ?? single.ToArray()), (byte)'\n', .. value];
+        }
+        return joined ?? single;
+    }
+}

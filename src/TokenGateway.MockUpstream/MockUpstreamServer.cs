@@ -285,7 +285,9 @@ public sealed class MockUpstreamServer : IAsyncDisposable
             {
                 if (o.CutStreamAfterDeltas is int cut && sent == cut)
                 {
-                    // NOTE: Abort() resets the connection: the gateway sees the upstream die mid-stream.
+                    // NOTE: Abort() resets the connection, and a reset discards bytes the peer has not read yet:
+                    // wait until the sent deltas have been delivered, then die mid-stream.
+                    await Task.Delay(300, ct);
                     context.Abort();
                     return;
                 }

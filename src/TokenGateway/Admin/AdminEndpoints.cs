@@ -44,6 +44,7 @@ internal static partial class AdminEndpoints
         admin.MapPost("/accounts/{id}/credits", AddCredits);
         admin.MapPut("/accounts/{id}/limits", SetLimits);
         admin.MapGet("/accounts/{id}/ledger", GetLedger);
+        admin.MapGet("/accounts/{id}/usage", GetUsage);
     }
 
     private static IResult Json(object value, int status = 200) => Results.Json(value, AdminJson.Options, statusCode: status);
@@ -156,6 +157,33 @@ internal static partial class AdminEndpoints
             new("soft_limit", soft?.ToString(CultureInfo.InvariantCulture) ?? ""),
         ]);
         return Json(await AccountView(billing, id) ?? new { });
+    }
+
+    private static async Task<IResult> GetUsage(string id, string? from, string? to, string? group_by, BillingStore billing, UsageReport usage, TimeProvider clock)
+    {
+        var today = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
+        var groupBy = group_by ?? "day";
+        if (groupBy is not ("day" or "model" or "key")) return Error(400, "invalid_request", "'group_by' must be day, model or key.", "group_by");
+        DateOnly? Parse(string? value) => DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) ? d : null;
+        var start = from is null ? new DateOnly(today.Year, today.Month, 1) : Parse(from);
+        var end = to is null ? today : Parse(to);
+        if (start is null || end is null || end < start || end.Value.DayNumber - start.Value.DayNumber >= UsageReport.MaxDays)
+            return Error(400, "invalid_request", $"'from' and 'to' must be dates (yyyy-MM-dd), from <= to, at most {UsageReport.MaxDays} days apart.");
+        if (!AccountIdPattern().IsMatch(id) || await billing.ReadAccountAsync(id) is null) return NotFound("account");
+        var rows = await usage.ReadAsync(id, start.Value, end.Value, groupBy);
+        var groupField = groupBy == "key" ? "key_id" : groupBy;
+        return Json(new
+        {
+            Object = "list",
+            GroupBy = groupBy,
+            From = start.Value.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            To = end.Value.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            Data = rows.Select(r => new Dictionary<string, object>
+            {
+                [groupField] = r.Group, ["requests"] = r.Requests, ["input_tokens"] = r.InputTokens, ["cached_tokens"] = r.CachedTokens,
+                ["output_tokens"] = r.OutputTokens, ["cost_usd"] = Money.ToUsd(r.CostMicros), ["cost_micros"] = r.CostMicros,
+            }),
+        });
     }
 
     private static async Task<IResult> GetLedger(string id, int? limit, string? cursor, BillingStore billing)

@@ -33,6 +33,7 @@ public static class GatewayApplication
         services.AddSingleton<PricingCatalog>();
         services.AddSingleton<KeyStore>();
         services.AddSingleton<BillingStore>();
+        services.AddSingleton<UsageReport>();
         services.AddSingleton<UpstreamForwarder>();
         services.AddSingleton<MeteredProxy>();
         services.AddHttpForwarder();
@@ -44,6 +45,7 @@ public static class GatewayApplication
         // NOTE: resolve at start-up so that a bad pricing file stops the gateway with a clear message.
         _ = app.Services.GetRequiredService<PricingCatalog>();
         var proxy = app.Services.GetRequiredService<MeteredProxy>();
+        app.MapGet("/v1/dashboard/billing/credit_grants", CreditGrantsEndpoint.HandleAsync);
         app.Map("/v1/{**path}", proxy.HandleAsync);
         app.MapAdminApi();
         app.MapGet("/healthz", () => Results.Text("ok"));

@@ -54,6 +54,16 @@ internal sealed class KeyStore(RedisConnection redis, TimeProvider clock, IOptio
         return (keyId, secret);
     }
 
+    /// <summary>The same checks as the reserve script (status, expiry, current or in-grace secret), for read-only endpoints.</summary>
+    public async Task<bool> IsUsableAsync(KeyRef key, string secretHash)
+    {
+        var f = await Db.HashGetAsync(new AccountKeys(key.AccountId).Key(key.KeyId), ["sha", "status", "expires_ms", "prev_sha", "prev_until_ms"]);
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var secretOk = (string?)f[0] == secretHash || ((string?)f[3] == secretHash && now < (long?)f[4]);
+        var expires = (long?)f[2] ?? 0;
+        return secretOk && (string?)f[1] == "active" && (expires == 0 || now < expires);
+    }
+
     public async Task<string?> AccountOfAsync(string keyId) => await Db.HashGetAsync(AccountKeys.KeysById, keyId);
 
     public async Task<bool> RevokeAsync(string keyId)

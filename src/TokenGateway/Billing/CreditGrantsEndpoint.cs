@@ -1,0 +1,58 @@
+using TokenGateway.Errors;
+using TokenGateway.Keys;
+using TokenGateway.Pricing;
+
+namespace TokenGateway.Billing;
+
+/// <summary>
+/// <c>GET /v1/dashboard/billing/credit_grants</c> for key holders, in OpenAI's legacy shape, so
+/// existing balance checkers work against the gateway.
+/// </summary>
+internal static class CreditGrantsEndpoint
+{
+    public static async Task HandleAsync(HttpContext context, KeyStore keys, BillingStore billing)
+    {
+        try
+        {
+            await WriteSummaryAsync(context, keys, billing);
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            await OpenAIError.BillingUnavailable(context);
+        }
+    }
+
+    private static async Task WriteSummaryAsync(HttpContext context, KeyStore keys, BillingStore billing)
+    {
+        var secret = GatewayKeySecret.FromRequest(context.Request);
+        var sha = secret is null ? null : GatewayKeySecret.Hash(secret);
+        if (sha is null || await keys.FindAsync(sha) is not KeyRef key || !await keys.IsUsableAsync(key, sha)
+            || await billing.ReadAccountAsync(key.AccountId) is not { } account)
+        {
+            await OpenAIError.InvalidApiKey(context);
+            return;
+        }
+        var granted = account.Grants.Sum(g => g.AmountMicros);
+        await context.Response.WriteAsJsonAsync(new
+        {
+            @object = "credit_summary",
+            total_granted = Money.ToUsd(granted),
+            total_used = Money.ToUsd(granted - account.BalanceMicros),
+            total_available = Money.ToUsd(account.BalanceMicros),
+            total_available_micros = account.BalanceMicros,
+            grants = new
+            {
+                @object = "list",
+                data = account.Grants.Select(g => new
+                {
+                    @object = "credit_grant",
+                    id = g.Id,
+                    grant_amount = Money.ToUsd(g.AmountMicros),
+                    used_amount = Money.ToUsd(g.AmountMicros - g.RemainingMicros),
+                    effective_at = g.CreatedAt.ToUnixTimeSeconds(),
+                    expires_at = g.ExpiresAt.ToUnixTimeSeconds(),
+                }),
+            },
+        });
+    }
+}

@@ -19,6 +19,11 @@ internal sealed class RankTable
     private readonly ulong[] _slots;
     private readonly int _shift;
 
+    // NOTE: every pair lookup of the merge loop starts with 2-byte keys; a direct table (256 KB) skips
+    // hashing for them. Entry = rank, or -1.
+    private readonly int[] _twoByteRanks;
+    private readonly int[] _oneByteRanks;
+
     public RankTable(byte[] blob, int[] offsets)
     {
         _blob = blob;
@@ -28,9 +33,22 @@ internal sealed class RankTable
         _slots = new ulong[1 << bits];
         _shift = 64 - bits;
         int mask = _slots.Length - 1;
+        _twoByteRanks = new int[1 << 16];
+        _oneByteRanks = new int[1 << 8];
+        _twoByteRanks.AsSpan().Fill(-1);
+        _oneByteRanks.AsSpan().Fill(-1);
         for (int rank = 0; rank < Count; rank++)
         {
             ReadOnlySpan<byte> key = GetBytes(rank);
+            if (key.Length == 1)
+            {
+                _oneByteRanks[key[0]] = rank;
+            }
+            else if (key.Length == 2)
+            {
+                _twoByteRanks[key[0] | (key[1] << 8)] = rank;
+            }
+
             ulong hash = Hash(key);
             int slot = (int)(hash >> _shift);
             while (_slots[slot] != Empty)
@@ -54,6 +72,11 @@ internal sealed class RankTable
     /// <summary>The rank of <paramref name="key"/>, or -1.</summary>
     public int Lookup(ReadOnlySpan<byte> key)
     {
+        if (key.Length <= 2)
+        {
+            return key.Length == 2 ? _twoByteRanks[key[0] | (key[1] << 8)] : key.Length == 1 ? _oneByteRanks[key[0]] : -1;
+        }
+
         ulong hash = Hash(key);
         ulong tag = hash & 0xFFFF_FFFF_0000_0000UL;
         int mask = _slots.Length - 1;

@@ -113,6 +113,26 @@ public sealed class StreamingTests(RedisServer redis) : IClassFixture<RedisServe
     }
 
     [Fact]
+    public async Task ResponsesStream_WithSdk_DeliversDeltas_AndDebitsExactFormula()
+    {
+        var (account, key) = await FundedAsync();
+        var text = new StringBuilder();
+        long? outputTokens = null;
+
+#pragma warning disable OPENAI001 // the Responses client is marked experimental in the SDK
+        await foreach (var update in await _gw.OpenAI(key).GetResponsesClient().CreateResponseStreamingAsync("gpt-4o", "count"))
+        {
+            if (update is OpenAI.Responses.StreamingResponseOutputTextDeltaUpdate delta) text.Append(delta.Delta);
+            if (update is OpenAI.Responses.StreamingResponseCompletedUpdate completed) outputTokens = completed.Response.Usage.OutputTokenCount;
+        }
+#pragma warning restore OPENAI001
+
+        Assert.Equal(string.Join(' ', Enumerable.Range(0, 20).Select(i => "w" + i)), text.ToString());
+        Assert.Equal(20, outputTokens);
+        Assert.Equal(10_000_000 - 2035, await _gw.BalanceMicrosAsync(account));
+    }
+
+    [Fact]
     public async Task ResponsesStream_TakesUsageFromResponseCompleted()
     {
         var (account, key) = await FundedAsync();

@@ -122,8 +122,8 @@ internal sealed partial class MeteredProxy(
         var events = new StreamEventReader(endpoint);
         var clientBody = context.Response.Body;
         // NOTE: a streamed request can still get a JSON answer (an error): the SSE reader then sees no event.
-        var meter = request.Stream
-            ? (Stream)new SseMeteringStream(clientBody, events, dropUsageOnlyChunk: askUsage)
+        MeteringStream meter = request.Stream
+            ? new SseMeteringStream(clientBody, events, dropUsageOnlyChunk: askUsage)
             : new ObservingStream(clientBody, json.Feed);
         context.Response.Body = meter;
         ForwarderError forwardError;
@@ -137,7 +137,6 @@ internal sealed partial class MeteredProxy(
         }
 
         var status = context.Response.StatusCode;
-        var bytesWritten = meter is SseMeteringStream sse ? sse.BytesWritten : ((ObservingStream)meter).BytesWritten;
         long cost;
         TokenUsage usage;
         if ((json.Usage ?? events.Usage) is TokenUsage reported && status < 400)
@@ -145,7 +144,7 @@ internal sealed partial class MeteredProxy(
             usage = reported;
             cost = price.CostMicros(usage.Input, usage.Cached, usage.Output);
         }
-        else if (status >= 400 || bytesWritten == 0)
+        else if (status >= 400 || meter.BytesWritten == 0)
         {
             // Upstream error, or nothing came back: the hold is released, nothing is charged.
             usage = default;

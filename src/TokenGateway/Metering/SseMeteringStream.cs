@@ -8,17 +8,9 @@ namespace TokenGateway.Metering;
 /// usage-only chunk is dropped when the client did not ask for usage — so the client receives
 /// exactly what OpenAI would have sent it.
 /// </summary>
-internal sealed class SseMeteringStream(Stream inner, StreamEventReader reader, bool dropUsageOnlyChunk) : Stream
+internal sealed class SseMeteringStream(Stream inner, StreamEventReader reader, bool dropUsageOnlyChunk) : MeteringStream(inner)
 {
     private readonly ArrayBufferWriter<byte> _pending = new(1024);
-
-    public long BytesWritten { get; private set; }
-
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -44,7 +36,7 @@ internal sealed class SseMeteringStream(Stream inner, StreamEventReader reader, 
     private async ValueTask WriteInnerAsync(ReadOnlyMemory<byte> segment, CancellationToken cancellationToken)
     {
         if (segment.IsEmpty) return;
-        await inner.WriteAsync(segment, cancellationToken);
+        await Inner.WriteAsync(segment, cancellationToken);
         BytesWritten += segment.Length;
     }
 
@@ -73,15 +65,4 @@ internal sealed class SseMeteringStream(Stream inner, StreamEventReader reader, 
         }
         return null;
     }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-    public override void Flush() => inner.Flush();
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

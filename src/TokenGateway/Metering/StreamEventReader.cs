@@ -19,12 +19,9 @@ internal sealed class StreamEventReader(MeteredEndpoint endpoint)
     /// <summary>Text of every delta streamed so far (all choices): what the client received.</summary>
     public string OutputText => _output.ToString();
 
-    public int Events { get; private set; }
-
     /// <summary>Reads one complete event; returns true when it is a usage-only chunk (<c>choices: []</c>).</summary>
     public bool Read(ReadOnlySpan<byte> sseEvent)
     {
-        Events++;
         var data = DataOf(sseEvent);
         if (data.IsEmpty || data.SequenceEqual("[DONE]"u8)) return false;
         _usage.ScanDocument(data);

@@ -21,8 +21,6 @@ internal sealed class RedisConnection : IDisposable
 
     public IDatabase Database => _multiplexer.Value.GetDatabase();
 
-    public bool IsConnected => _multiplexer.Value.IsConnected;
-
     public void Dispose()
     {
         if (_multiplexer.IsValueCreated) _multiplexer.Value.Dispose();

@@ -19,8 +19,6 @@ internal sealed class RedisScript
         _sha1 = SHA1.HashData(Encoding.UTF8.GetBytes(text));
     }
 
-    public string Text => _text;
-
     public async Task<RedisResult> EvaluateAsync(IDatabase db, RedisKey[] keys, RedisValue[] args)
     {
         try

@@ -24,10 +24,8 @@ internal static class CreditGrantsEndpoint
 
     private static async Task WriteSummaryAsync(HttpContext context, KeyStore keys, BillingStore billing)
     {
-        var secret = GatewayKeySecret.FromRequest(context.Request);
-        var sha = secret is null ? null : GatewayKeySecret.Hash(secret);
-        if (sha is null || await keys.FindAsync(sha) is not KeyRef key || !await keys.IsUsableAsync(key, sha)
-            || await billing.ReadAccountAsync(key.AccountId) is not { } account)
+        if (await keys.FindForRequestAsync(context.Request) is not { } presented || !await keys.IsUsableAsync(presented.Key, presented.SecretHash)
+            || await billing.ReadAccountAsync(presented.Key.AccountId) is not { } account)
         {
             await OpenAIError.InvalidApiKey(context);
             return;

@@ -8,7 +8,17 @@ using TokenGateway.Redis;
 namespace TokenGateway.Keys;
 
 /// <summary>Which account and key a secret's hash belongs to.</summary>
-internal readonly record struct KeyRef(string AccountId, string KeyId);
+internal readonly record struct KeyRef(string AccountId, string KeyId)
+{
+    /// <summary>The value stored in the secret-hash directory: <c>account|keyId</c>.</summary>
+    public string DirectoryValue => AccountId + "|" + KeyId;
+
+    public static KeyRef FromDirectoryValue(string value)
+    {
+        var sep = value.IndexOf('|');
+        return new KeyRef(value[..sep], value[(sep + 1)..]);
+    }
+}
 
 /// <summary>
 /// Gateway keys. A key's record (status, allowlist, budget, expiry, current and previous secret
@@ -23,13 +33,21 @@ internal sealed class KeyStore(RedisConnection redis, TimeProvider clock, IOptio
 
     private IDatabase Db => redis.Database;
 
+    /// <summary>The key a request presents (a <c>tg-</c> secret in one of the key headers), with its secret's hash; null when none matches.</summary>
+    public async Task<(KeyRef Key, string SecretHash)?> FindForRequestAsync(HttpRequest request)
+    {
+        var secret = GatewayKeySecret.FromRequest(request);
+        if (secret is null || !secret.StartsWith(GatewayKeySecret.Prefix, StringComparison.Ordinal)) return null;
+        var sha = GatewayKeySecret.Hash(secret);
+        return await FindAsync(sha) is KeyRef key ? (key, sha) : null;
+    }
+
     public async Task<KeyRef?> FindAsync(string secretHash)
     {
         if (_bySecretHash.TryGetValue(secretHash, out var cached)) return cached;
         var value = (string?)await Db.HashGetAsync(AccountKeys.KeysBySecret, secretHash);
         if (value is null) return null;
-        var sep = value.IndexOf('|');
-        var found = new KeyRef(value[..sep], value[(sep + 1)..]);
+        var found = KeyRef.FromDirectoryValue(value);
         if (_bySecretHash.Count >= MaxCachedKeys) _bySecretHash.Clear();
         _bySecretHash[secretHash] = found;
         return found;
@@ -50,7 +68,7 @@ internal sealed class KeyStore(RedisConnection redis, TimeProvider clock, IOptio
             new("created_ms", clock.GetUtcNow().ToUnixTimeMilliseconds()),
         ]);
         await Db.HashSetAsync(AccountKeys.KeysById, keyId, accountId);
-        await Db.HashSetAsync(AccountKeys.KeysBySecret, sha, accountId + "|" + keyId);
+        await Db.HashSetAsync(AccountKeys.KeysBySecret, sha, new KeyRef(accountId, keyId).DirectoryValue);
         return (keyId, secret);
     }
 
@@ -83,7 +101,7 @@ internal sealed class KeyStore(RedisConnection redis, TimeProvider clock, IOptio
         var secret = GatewayKeySecret.Generate();
         var sha = GatewayKeySecret.Hash(secret);
         var graceEnds = clock.GetUtcNow().AddSeconds(options.Value.Keys.RotationGraceSeconds).ToUnixTimeMilliseconds();
-        await Db.HashSetAsync(AccountKeys.KeysBySecret, sha, accountId + "|" + keyId);
+        await Db.HashSetAsync(AccountKeys.KeysBySecret, sha, new KeyRef(accountId, keyId).DirectoryValue);
         await Db.HashSetAsync(key, [new("sha", sha), new("prev_sha", oldSha), new("prev_until_ms", graceEnds)]);
         return secret;
     }

@@ -35,18 +35,12 @@ internal sealed partial class MeteredProxy(
 
     private async Task HandleCoreAsync(HttpContext context)
     {
-        var secret = GatewayKeySecret.FromRequest(context.Request);
-        if (secret is null || !secret.StartsWith(GatewayKeySecret.Prefix, StringComparison.Ordinal))
+        if (await keys.FindForRequestAsync(context.Request) is not { } presented)
         {
             await OpenAIError.InvalidApiKey(context);
             return;
         }
-        var sha = GatewayKeySecret.Hash(secret);
-        if (await keys.FindAsync(sha) is not KeyRef key)
-        {
-            await OpenAIError.InvalidApiKey(context);
-            return;
-        }
+        var (key, sha) = presented;
 
         if (MeteredEndpoints.FromPath(context.Request.Path) is not MeteredEndpoint endpoint)
         {

@@ -43,6 +43,7 @@ internal static partial class AdminEndpoints
         admin.MapPost("/keys/{keyId}/rotate", RotateKey);
         admin.MapPost("/accounts/{id}/credits", AddCredits);
         admin.MapPut("/accounts/{id}/limits", SetLimits);
+        admin.MapPut("/accounts/{id}/auto-recharge", SetAutoRecharge);
         admin.MapGet("/accounts/{id}/ledger", GetLedger);
         admin.MapGet("/accounts/{id}/usage", GetUsage);
     }
@@ -83,6 +84,18 @@ internal static partial class AdminEndpoints
             a.MonthSpendMicros,
             HardLimitUsd = a.HardLimitMicros is long h ? Money.ToUsd(h) : (decimal?)null,
             SoftLimitUsd = a.SoftLimitMicros is long s ? Money.ToUsd(s) : (decimal?)null,
+            AutoRecharge = a.AutoRecharge is { } ar
+                ? new
+                {
+                    ar.Enabled,
+                    ThresholdUsd = Money.ToUsd(ar.ThresholdMicros),
+                    AmountUsd = Money.ToUsd(ar.AmountMicros),
+                    MonthlyLimitUsd = Money.ToUsd(ar.MonthlyLimitMicros),
+                    ar.Mode,
+                    MonthRechargedUsd = Money.ToUsd(a.MonthRechargedMicros),
+                    MonthRechargedMicros = a.MonthRechargedMicros,
+                }
+                : null,
             Grants = a.Grants.Select(g => new
             {
                 g.Id,
@@ -142,7 +155,7 @@ internal static partial class AdminEndpoints
         return Json(new { GrantId = result.GrantId, BalanceUsd = Money.ToUsd(result.BalanceMicros), result.BalanceMicros, Replayed = result.Status == GrantStatus.Replayed }, 201);
     }
 
-    private static async Task<IResult> SetLimits(string id, HttpContext context, BillingStore billing, RedisConnection redis)
+    private static async Task<IResult> SetLimits(string id, HttpContext context, BillingStore billing)
     {
         if (await AdminJson.ReadAsync<LimitsBody>(context) is not { } body) return Results.Empty;
         long? hard = null, soft = null;
@@ -150,12 +163,28 @@ internal static partial class AdminEndpoints
             return Error(400, "invalid_request", "'hard_limit_usd' must be a non-negative amount or null.", "hard_limit_usd");
         if (body.SoftLimitUsd is decimal s && (s < 0 || (soft = Money.ToMicros(s)) is null))
             return Error(400, "invalid_request", "'soft_limit_usd' must be a non-negative amount or null.", "soft_limit_usd");
-        if (!AccountIdPattern().IsMatch(id) || await billing.ReadAccountAsync(id) is null) return NotFound("account");
-        await redis.Database.HashSetAsync(new AccountKeys(id).Account,
-        [
-            new("hard_limit", hard?.ToString(CultureInfo.InvariantCulture) ?? ""),
-            new("soft_limit", soft?.ToString(CultureInfo.InvariantCulture) ?? ""),
-        ]);
+        if (!AccountIdPattern().IsMatch(id) || !await billing.SetLimitsAsync(id, hard, soft)) return NotFound("account");
+        return Json(await AccountView(billing, id) ?? new { });
+    }
+
+    private static async Task<IResult> SetAutoRecharge(string id, HttpContext context, BillingStore billing, IOptions<GatewayOptions> options)
+    {
+        if (await AdminJson.ReadAsync<AutoRechargeBody>(context) is not { } body) return Results.Empty;
+        var o = options.Value.Billing;
+        static long? Micros(decimal? usd) => usd is decimal d && d >= 0 ? Money.ToMicros(d) : null;
+        if (body.Enabled is not bool enabled) return Error(400, "invalid_request", "'enabled' is required (true or false).", "enabled");
+        if (Micros(body.ThresholdUsd) is not long threshold)
+            return Error(400, "invalid_request", "'threshold_usd' is required: a non-negative amount.", "threshold_usd");
+        if (Micros(body.AmountUsd) is not long amount || body.AmountUsd < o.MinimumTopUpUsd || amount == 0)
+            return Error(400, "invalid_request", $"'amount_usd' is required: at least the minimum top-up of ${o.MinimumTopUpUsd.ToString(CultureInfo.InvariantCulture)}.", "amount_usd");
+        if (Micros(body.MonthlyLimitUsd) is not long limit || limit < amount)
+            return Error(400, "invalid_request", "'monthly_limit_usd' is required and must be at least 'amount_usd'.", "monthly_limit_usd");
+        var mode = body.Mode ?? "webhook";
+        if (mode is not ("webhook" or "internal")) return Error(400, "invalid_request", "'mode' must be webhook or internal.", "mode");
+        if (mode == "webhook" && o.Webhooks.FundingUrl.Length == 0)
+            return Error(400, "invalid_request", "'mode' webhook needs the gateway setting Billing:Webhooks:FundingUrl; use internal, or configure it.", "mode");
+        if (!AccountIdPattern().IsMatch(id) || !await billing.SetAutoRechargeAsync(id, new AutoRechargeSettings(enabled, threshold, amount, limit, mode)))
+            return NotFound("account");
         return Json(await AccountView(billing, id) ?? new { });
     }
 

@@ -4,3 +4,5 @@ internal sealed record CreateAccountBody(string? Id, string? Name);
 internal sealed record CreateKeyBody(string? Name, string[]? Models, decimal? MonthlyLimitUsd, DateTimeOffset? ExpiresAt);
 internal sealed record AddCreditsBody(decimal? AmountUsd, DateTimeOffset? ExpiresAt, string? Source);
 internal sealed record LimitsBody(decimal? HardLimitUsd, decimal? SoftLimitUsd);
+
+internal sealed record AutoRechargeBody(bool? Enabled, decimal? ThresholdUsd, decimal? AmountUsd, decimal? MonthlyLimitUsd, string? Mode);

@@ -21,8 +21,11 @@ internal sealed record GrantResult(GrantStatus Status, string? GrantId, long Bal
 
 internal sealed record GrantSnapshot(string Id, long AmountMicros, long RemainingMicros, string Source, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
 
+/// <param name="Mode">internal (granted at once) or webhook (approved by the funding webhook).</param>
+internal sealed record AutoRechargeSettings(bool Enabled, long ThresholdMicros, long AmountMicros, long MonthlyLimitMicros, string Mode);
+
 internal sealed record AccountSnapshot(
     string Id, string Name, long BalanceMicros, long HeldMicros, long MonthSpendMicros, long? HardLimitMicros, long? SoftLimitMicros,
-    IReadOnlyList<GrantSnapshot> Grants);
+    AutoRechargeSettings? AutoRecharge, long MonthRechargedMicros, IReadOnlyList<GrantSnapshot> Grants);
 
 internal sealed record LedgerEntry(string Id, IReadOnlyDictionary<string, string> Fields);

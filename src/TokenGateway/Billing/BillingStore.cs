@@ -11,7 +11,7 @@ namespace TokenGateway.Billing;
 /// Account balances, holds, grants and the ledger in Redis. Every mutation is one Lua script, so it
 /// is atomic however many gateway replicas share the Redis.
 /// </summary>
-internal sealed class BillingStore(RedisConnection redis, TimeProvider clock, IOptions<GatewayOptions> options)
+internal sealed class BillingStore(RedisConnection redis, TimeProvider clock, IOptions<GatewayOptions> options, EventQueue events)
 {
     private static readonly RedisScript Reserve = RedisScript.FromResources("reserve");
     private static readonly RedisScript Settle = RedisScript.FromResources("settle");
@@ -22,6 +22,8 @@ internal sealed class BillingStore(RedisConnection redis, TimeProvider clock, IO
     private readonly GatewayOptions _options = options.Value;
 
     private IDatabase Db => redis.Database;
+
+    private long GrantLifetimeMs => (long)TimeSpan.FromDays(_options.Billing.GrantExpiryDays).TotalMilliseconds;
 
     public long OverdraftMicros => Money.ToMicros(_options.Billing.OverdraftUsd) ?? 0;
 
@@ -66,8 +68,10 @@ internal sealed class BillingStore(RedisConnection redis, TimeProvider clock, IO
         var result = (RedisResult[])(await Settle.EvaluateAsync(Db, keys.ScriptKeys(keys.Settled(s.RequestId), keys.UsageDay(Day(now))),
         [
             s.RequestId, now.ToUnixTimeMilliseconds(), s.CostMicros, Month(now), s.KeyId, s.Model,
-            s.InputTokens, s.CachedTokens, s.OutputTokens,
+            s.InputTokens, s.CachedTokens, s.OutputTokens, GrantLifetimeMs,
         ]))!;
+        // Soft-limit and auto-recharge events this settle raised: delivered in the background, never on the hot path.
+        for (var i = 2; i < result.Length; i++) events.Enqueue(s.AccountId, (string)result[i]!);
         return new SettleResult(AlreadySettled: (int)result[0] == 1, BalanceMicros: (long)result[1]);
     }
 
@@ -76,7 +80,7 @@ internal sealed class BillingStore(RedisConnection redis, TimeProvider clock, IO
     {
         var keys = new AccountKeys(accountId);
         var now = clock.GetUtcNow();
-        var expires = expiresAt ?? now.AddDays(_options.Billing.GrantExpiryDays);
+        var expires = expiresAt ?? now.AddMilliseconds(GrantLifetimeMs);
         var grantId = "grant_" + Guid.NewGuid().ToString("N")[..16];
         // NOTE: without an Idempotency-Key the marker is this grant's own id: never seen before, so never a replay.
         var idem = keys.Idempotency(idempotencyKey ?? grantId);
@@ -113,9 +117,40 @@ internal sealed class BillingStore(RedisConnection redis, TimeProvider clock, IO
         }
         long Field(string name) => fields.TryGetValue(name, out var v) ? long.Parse(v, CultureInfo.InvariantCulture) : 0;
         long? Optional(string name) => fields.TryGetValue(name, out var v) && v.Length > 0 ? long.Parse(v, CultureInfo.InvariantCulture) : null;
+        var autoRecharge = fields.ContainsKey("ar_mode")
+            ? new AutoRechargeSettings(fields["ar_enabled"] == "1", Field("ar_threshold"), Field("ar_amount"), Field("ar_limit"), fields["ar_mode"])
+            : null;
         return new AccountSnapshot(accountId, fields.GetValueOrDefault("name", ""), Field("balance"), Field("held"),
-            Field("spend:" + Month(now)), Optional("hard_limit"), Optional("soft_limit"),
+            Field("spend:" + Month(now)), Optional("hard_limit"), Optional("soft_limit"), autoRecharge, Field("ar_month:" + Month(now)),
             [.. grants.OrderBy(g => g.ExpiresAt)]);
+    }
+
+    /// <summary>Monthly limits; null removes a limit. False when the account does not exist.</summary>
+    public Task<bool> SetLimitsAsync(string accountId, long? hardLimitMicros, long? softLimitMicros) =>
+        SetFieldsAsync(accountId,
+        [
+            new("hard_limit", hardLimitMicros?.ToString(CultureInfo.InvariantCulture) ?? ""),
+            new("soft_limit", softLimitMicros?.ToString(CultureInfo.InvariantCulture) ?? ""),
+        ]);
+
+    /// <summary>Read by the settle script, which decides when a recharge happens. False when the account does not exist.</summary>
+    public Task<bool> SetAutoRechargeAsync(string accountId, AutoRechargeSettings s) =>
+        SetFieldsAsync(accountId,
+        [
+            new("ar_enabled", s.Enabled ? "1" : "0"),
+            new("ar_threshold", s.ThresholdMicros),
+            new("ar_amount", s.AmountMicros),
+            new("ar_limit", s.MonthlyLimitMicros),
+            new("ar_mode", s.Mode),
+        ]);
+
+    private async Task<bool> SetFieldsAsync(string accountId, HashEntry[] fields)
+    {
+        var account = new AccountKeys(accountId).Account;
+        // NOTE: checked first so a settings call cannot create a half account; accounts are never deleted.
+        if (!await Db.KeyExistsAsync(account)) return false;
+        await Db.HashSetAsync(account, fields);
+        return true;
     }
 
     public async Task<IReadOnlyList<LedgerEntry>> ReadLedgerAsync(string accountId, int limit, string? after)

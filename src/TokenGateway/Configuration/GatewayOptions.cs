@@ -49,6 +49,24 @@ public sealed class BillingOptions
     public decimal OverdraftUsd { get; set; }
     public decimal MinimumTopUpUsd { get; set; } = 5m;
     public int GrantExpiryDays { get; set; } = 365;
+    /// <summary>How often the sweep applies grant expiry to idle accounts and retries undelivered events.</summary>
+    public int SweepSeconds { get; set; } = 60;
+    public WebhookOptions Webhooks { get; set; } = new();
+}
+
+/// <summary>Signed webhooks to the company's systems: notifications, and approval of auto-recharges.</summary>
+public sealed class WebhookOptions
+{
+    /// <summary>Receives notifications (soft limit crossed, auto-recharge succeeded/failed/limit reached); none sent when empty.</summary>
+    public string Url { get; set; } = "";
+    /// <summary>Approves auto-recharges of accounts in <c>webhook</c> mode with a 2xx answer.</summary>
+    public string FundingUrl { get; set; } = "";
+    /// <summary>HMAC-SHA256 key of the <c>TokenGateway-Signature</c> header; required with either URL.</summary>
+    public string Secret { get; set; } = "";
+    public int MaxAttempts { get; set; } = 8;
+    /// <summary>First retry delay; each later one doubles, up to ten minutes.</summary>
+    public int RetryBaseMilliseconds { get; set; } = 1000;
+    public int TimeoutSeconds { get; set; } = 10;
 }
 
 public sealed class MeteringOptions

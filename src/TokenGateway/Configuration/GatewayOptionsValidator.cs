@@ -22,6 +22,16 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Check(o.Billing.MinimumTopUpUsd >= 0, "Billing:MinimumTopUpUsd", "must be zero or more.");
         Check(o.Billing.GrantExpiryDays > 0, "Billing:GrantExpiryDays", "must be positive.");
         Check(o.Billing.Url.Length == 0 || Uri.TryCreate(o.Billing.Url, UriKind.Absolute, out _), "Billing:Url", "must be an absolute URL.");
+        Check(o.Billing.SweepSeconds > 0, "Billing:SweepSeconds", "must be positive.");
+        var hooks = o.Billing.Webhooks;
+        static bool HttpUrl(string url) => Uri.TryCreate(url, UriKind.Absolute, out var u) && u.Scheme is "http" or "https";
+        Check(hooks.Url.Length == 0 || HttpUrl(hooks.Url), "Billing:Webhooks:Url", "must be an absolute http(s) URL.");
+        Check(hooks.FundingUrl.Length == 0 || HttpUrl(hooks.FundingUrl), "Billing:Webhooks:FundingUrl", "must be an absolute http(s) URL.");
+        Check(hooks.Url.Length + hooks.FundingUrl.Length == 0 || (hooks.Secret.Length >= 16 && !hooks.Secret.Contains("REPLACE_ME", StringComparison.OrdinalIgnoreCase)),
+            "Billing:Webhooks:Secret", "must be at least 16 characters and not a placeholder when a webhook URL is set.");
+        Check(hooks.MaxAttempts > 0, "Billing:Webhooks:MaxAttempts", "must be positive.");
+        Check(hooks.RetryBaseMilliseconds > 0, "Billing:Webhooks:RetryBaseMilliseconds", "must be positive.");
+        Check(hooks.TimeoutSeconds > 0, "Billing:Webhooks:TimeoutSeconds", "must be positive.");
         Check(o.Metering.MaxRequestBodyBytes > 0, "Metering:MaxRequestBodyBytes", "must be positive.");
         Check(o.Metering.HoldTtlSeconds > 0, "Metering:HoldTtlSeconds", "must be positive.");
         Check(o.Metering.MinimumOutputTokens > 0, "Metering:MinimumOutputTokens", "must be positive.");

@@ -6,6 +6,7 @@ using TokenGateway.Keys;
 using TokenGateway.Metering;
 using TokenGateway.Pricing;
 using TokenGateway.Redis;
+using TokenGateway.Webhooks;
 
 namespace TokenGateway.Hosting;
 
@@ -33,6 +34,10 @@ public static class GatewayApplication
         services.AddSingleton<PricingCatalog>();
         services.AddSingleton<KeyStore>();
         services.AddSingleton<BillingStore>();
+        services.AddSingleton<EventQueue>();
+        services.AddSingleton<EventOutbox>();
+        services.AddHostedService<WebhookDelivery>();
+        services.AddHostedService<BillingSweep>();
         services.AddSingleton<UsageReport>();
         services.AddSingleton<UpstreamForwarder>();
         services.AddSingleton<MeteredProxy>();

@@ -16,13 +16,15 @@ internal readonly record struct AccountKeys(string AccountId)
     public RedisKey GrantOrder => Tag + ":grant_order";
     public RedisKey Grants => Tag + ":grants";
     public RedisKey Ledger => Tag + ":ledger";
+    public RedisKey Outbox => Tag + ":outbox";
+    public RedisKey OutboxDue => Tag + ":outbox_due";
     public RedisKey Key(string keyId) => Tag + ":key:" + keyId;
     public RedisKey Settled(string requestId) => Tag + ":settled:" + requestId;
     public RedisKey UsageDay(string yyyymmdd) => Tag + ":usage:" + yyyymmdd;
     public RedisKey Idempotency(string idempotencyKey) => Tag + ":idem:" + idempotencyKey;
 
-    /// <summary>The six keys every account script starts with (see prelude.lua), then <paramref name="more"/>.</summary>
-    public RedisKey[] ScriptKeys(params RedisKey[] more) => [Account, Holds, HoldExpiry, GrantOrder, Grants, Ledger, .. more];
+    /// <summary>The eight keys every account script starts with (see prelude.lua), then <paramref name="more"/>.</summary>
+    public RedisKey[] ScriptKeys(params RedisKey[] more) => [Account, Holds, HoldExpiry, GrantOrder, Grants, Ledger, Outbox, OutboxDue, .. more];
 
     /// <summary>Global (untagged) directories: key hash → "account|keyId", key id → account.</summary>
     public static readonly RedisKey KeysBySecret = "tg:keys";

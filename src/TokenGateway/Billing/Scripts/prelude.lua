@@ -1,8 +1,10 @@
--- Prepended to every account script. KEYS[1..6] are, in this order, the account's:
--- hash, holds hash, hold-expiry zset, grant-order zset, grants hash, ledger stream.
+-- Prepended to every account script. KEYS[1..8] are, in this order, the account's:
+-- hash, holds hash, hold-expiry zset, grant-order zset, grants hash, ledger stream, outbox hash
+-- (event id -> JSON) and outbox-due zset (event id -> next delivery attempt, ms).
 -- Every key carries the account's hash tag {acct:<id>}, so a script stays on one cluster slot.
 -- Money is integer micro-USD; Lua numbers are doubles, exact below 2^53 micro-USD ($9 billion).
 local acct, holds, hold_exp, grant_order, grants, ledger = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local outbox, outbox_due = KEYS[7], KEYS[8]
 
 local function num(v)
   return tonumber(v) or 0
@@ -13,8 +15,24 @@ local function split_hold(v)
   return tonumber(string.sub(v, 1, sep - 1)), string.sub(v, sep + 1)
 end
 
+-- Integers as decimal strings: tostring() and cjson print only 14 significant digits.
+local function int(v)
+  return string.format('%d', v)
+end
+
 local function ledger_add(now, kind, amount, balance, ...)
-  return redis.call('XADD', ledger, '*', 'type', kind, 'amount', amount, 'balance', balance, 'ts', now, ...)
+  return redis.call('XADD', ledger, '*', 'type', kind, 'amount', int(amount), 'balance', int(balance), 'ts', int(now), ...)
+end
+
+-- Webhook events are written to the account's outbox in the same script as the change that causes
+-- them, so an event exists exactly once however many replicas race; the gateway delivers it after.
+-- A script returns the ids it emitted (see `emitted`) so delivery starts at once.
+local emitted = {}
+local function emit(now, id, kind, data)
+  if redis.call('HSETNX', outbox, id, cjson.encode({type = kind, ts = int(now), data = data})) == 1 then
+    redis.call('ZADD', outbox_due, now, id)
+    emitted[#emitted + 1] = id
+  end
 end
 
 -- A hold is removed together with its share of the account's and the key's held amounts.
@@ -42,14 +60,16 @@ end
 -- What is left of an expired grant leaves the balance, with a ledger entry. Applied whenever the
 -- account is touched, so correctness needs no background job.
 local function expire_grants(now)
-  local ids = redis.call('ZRANGEBYSCORE', grant_order, '-inf', now)
-  for _, gid in ipairs(ids) do
+-- The entry is dated when the grant expired, even when it is applied later.
+  local ids = redis.call('ZRANGEBYSCORE', grant_order, '-inf', now, 'WITHSCORES')
+  for i = 1, #ids, 2 do
+    local gid, expired_at = ids[i], tonumber(ids[i + 1])
     local remaining = num(redis.call('HGET', grants, gid))
     redis.call('ZREM', grant_order, gid)
     redis.call('HSET', grants, gid, 0)
     if remaining > 0 then
       local balance = redis.call('HINCRBY', acct, 'balance', -remaining)
-      ledger_add(now, 'expiry', -remaining, balance, 'grant_id', gid)
+      ledger_add(expired_at, 'expiry', -remaining, balance, 'grant_id', gid)
     end
   end
 end
@@ -71,6 +91,19 @@ local function draw(cost)
     end
   end
   return redis.call('HINCRBY', acct, 'balance', -cost)
+end
+
+-- A grant. A negative balance is paid first from it: only the rest is left to draw from.
+local function add_grant(now, gid, amount, source, expires, ...)
+  local debt = math.max(0, -num(redis.call('HGET', acct, 'balance')))
+  local remaining = math.max(0, amount - debt)
+  redis.call('HSET', grants, gid, remaining, gid .. ':meta', int(amount) .. '|' .. source .. '|' .. int(now) .. '|' .. int(expires))
+  if remaining > 0 then
+    redis.call('ZADD', grant_order, expires, gid)
+  end
+  local balance = redis.call('HINCRBY', acct, 'balance', amount)
+  ledger_add(now, 'grant', amount, balance, 'grant_id', gid, 'source', source, 'covered_debt', int(math.min(amount, debt)), ...)
+  return balance
 end
 
 local function touch(now)

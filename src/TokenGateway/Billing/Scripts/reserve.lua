@@ -1,11 +1,11 @@
 -- Reserve: check the key, the model allowlist and every limit, then place a hold (a lease) for
--- the request's worst-case cost. KEYS[7] = the key's hash.
+-- the request's worst-case cost. KEYS[9] = the key's hash.
 -- ARGV: key sha, now ms, request id, model, month (yyyymm), key id, input cost, output price
 -- (pico-USD per token), max output tokens, choices, explicit limit (1/0), minimum output tokens,
 -- overdraft, hold ttl ms.
 -- Returns {0, hold, output tokens granted} | {1} bad key | {2} model not allowed
 --       | {3, limit, room, needed} insufficient quota.
-local key = KEYS[7]
+local key = KEYS[9]
 local sha, now, request_id, model, month, key_id = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local input_cost, out_pico, max_out, choices = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local explicit, min_out, overdraft, ttl = ARGV[11] == '1', tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])

@@ -1,9 +1,12 @@
--- Settle: replace the hold by the actual cost, append the ledger entry and the usage counters.
--- Idempotent by request id. KEYS[7] = settled marker for this request, KEYS[8] = the day's usage hash.
--- ARGV: request id, now ms, cost, month (yyyymm), key id, model, input, cached, output tokens.
--- Returns {0, balance} settled | {1, balance} already settled.
+-- Settle: replace the hold by the actual cost, append the ledger entry and the usage counters, and
+-- raise the month's soft-limit event and an auto-recharge when this debit crosses them.
+-- Idempotent by request id. KEYS[9] = settled marker for this request, KEYS[10] = the day's usage hash.
+-- ARGV: request id, now ms, cost, month (yyyymm), key id, model, input, cached, output tokens,
+-- lifetime of an auto-recharge grant (ms).
+-- Returns {0, balance, emitted event ids...} settled | {1, balance} already settled.
 local request_id, now, cost, month, key_id, model = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
-if not redis.call('SET', KEYS[7], cost, 'NX', 'PX', 86400000) then
+local grant_lifetime = tonumber(ARGV[10])
+if not redis.call('SET', KEYS[9], cost, 'NX', 'PX', 86400000) then
   return {1, num(redis.call('HGET', acct, 'balance'))}
 end
 drop_hold(request_id)
@@ -12,14 +15,46 @@ if cost <= 0 then
   return {0, num(redis.call('HGET', acct, 'balance'))}
 end
 local balance = draw(cost)
-redis.call('HINCRBY', acct, 'spend:' .. month, cost)
+local spend = redis.call('HINCRBY', acct, 'spend:' .. month, cost)
 redis.call('HINCRBY', acct, 'kspend:' .. month .. ':' .. key_id, cost)
 ledger_add(now, 'debit', -cost, balance, 'request_id', request_id, 'model', model, 'key_id', key_id,
   'input_tokens', ARGV[7], 'cached_tokens', ARGV[8], 'output_tokens', ARGV[9])
 local prefix = model .. '|' .. key_id .. '|'
-redis.call('HINCRBY', KEYS[8], prefix .. 'requests', 1)
-redis.call('HINCRBY', KEYS[8], prefix .. 'input', ARGV[7])
-redis.call('HINCRBY', KEYS[8], prefix .. 'cached', ARGV[8])
-redis.call('HINCRBY', KEYS[8], prefix .. 'output', ARGV[9])
-redis.call('HINCRBY', KEYS[8], prefix .. 'cost', cost)
-return {0, balance}
+redis.call('HINCRBY', KEYS[10], prefix .. 'requests', 1)
+redis.call('HINCRBY', KEYS[10], prefix .. 'input', ARGV[7])
+redis.call('HINCRBY', KEYS[10], prefix .. 'cached', ARGV[8])
+redis.call('HINCRBY', KEYS[10], prefix .. 'output', ARGV[9])
+redis.call('HINCRBY', KEYS[10], prefix .. 'cost', cost)
+
+local a = redis.call('HMGET', acct, 'soft_limit', 'ar_enabled', 'ar_threshold', 'ar_amount', 'ar_limit', 'ar_mode', 'ar_month:' .. month)
+
+-- Soft limit: the marker field makes it one event per account and month, whoever settles first.
+local soft = tonumber(a[1])
+if soft and spend >= soft and redis.call('HSETNX', acct, 'soft_notified:' .. month, int(now)) == 1 then
+  emit(now, 'soft_limit:' .. month, 'soft_limit.crossed',
+    {month = month, soft_limit_micros = int(soft), month_spend_micros = int(spend)})
+end
+
+-- Auto-recharge fires on the debit that takes the balance from at or above the threshold to below
+-- it. Settles are serialised by Redis, so exactly one settle sees that crossing however many race.
+local threshold = tonumber(a[3])
+if a[2] == '1' and threshold and balance + cost >= threshold and balance < threshold then
+  local amount, cap, recharged = tonumber(a[4]), tonumber(a[5]), num(a[7])
+  local id = 'recharge:' .. request_id
+  local data = {month = month, amount_micros = int(amount), threshold_micros = int(threshold),
+    month_recharged_micros = int(recharged), monthly_limit_micros = int(cap), mode = a[6]}
+  if recharged + amount > cap then
+    emit(now, id, 'auto_recharge.limit_reached', data)
+  else
+    -- Counted when raised, so a pending webhook recharge already uses up its part of the cap.
+    redis.call('HINCRBY', acct, 'ar_month:' .. month, amount)
+    if a[6] == 'internal' then
+      balance = add_grant(now, id, amount, 'auto_recharge', now + grant_lifetime, 'mode', 'internal', 'request_id', request_id)
+      data.balance_micros = int(balance)
+      emit(now, id, 'auto_recharge.succeeded', data)
+    else
+      emit(now, id, 'auto_recharge.requested', data)
+    end
+  end
+end
+return {0, balance, unpack(emitted)}

@@ -1,0 +1,26 @@
+-- Record the outcome of a delivery attempt. ARGV: now ms, event id, outcome, retry at ms,
+-- lifetime of an auto-recharge grant (ms), reason.
+-- outcome: retry | delivered | approved (funding: grant the recharge) | refused (funding: release its
+-- share of the monthly recharge limit, grant nothing). Returns the ids of the events it emitted.
+local now, id, outcome = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local json = redis.call('HGET', outbox, id)
+if not json then
+  return {}
+end
+if outcome == 'retry' then
+  redis.call('ZADD', outbox_due, tonumber(ARGV[4]), id)
+  return {}
+end
+redis.call('HDEL', outbox, id, id .. '#attempts')
+redis.call('ZREM', outbox_due, id)
+local data = cjson.decode(json).data
+if outcome == 'approved' then
+  touch(now)
+  data.balance_micros = int(add_grant(now, id, tonumber(data.amount_micros), 'auto_recharge', now + tonumber(ARGV[5]), 'mode', 'webhook'))
+  emit(now, id .. ':succeeded', 'auto_recharge.succeeded', data)
+elseif outcome == 'refused' then
+  redis.call('HINCRBY', acct, 'ar_month:' .. data.month, -tonumber(data.amount_micros))
+  data.reason = ARGV[6]
+  emit(now, id .. ':failed', 'auto_recharge.failed', data)
+end
+return emitted

@@ -6,8 +6,9 @@ using TokenGateway.Redis;
 namespace TokenGateway.Billing;
 
 /// <summary>An event read from an account's outbox for one delivery attempt.</summary>
-/// <param name="Json">As the script wrote it: <c>{"type","ts","data":{…}}</c>.</param>
-internal sealed record ClaimedEvent(EventRef Ref, string Json, int Attempt);
+/// <param name="Json">As the script wrote it: <c>{"type","ts","data":{…}}</c>; null when the event is not due yet.</param>
+/// <param name="DueAt">When an event that is not due yet will be (a retry's time, or the end of another replica's lease).</param>
+internal sealed record ClaimedEvent(EventRef Ref, string? Json, int Attempt, DateTimeOffset DueAt = default);
 
 internal enum DeliveryOutcome { Retry, Delivered, Approved, Refused }
 
@@ -25,13 +26,18 @@ internal sealed class EventOutbox(RedisConnection redis, TimeProvider clock, IOp
 
     private long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
 
-    /// <returns>Null when the event is not due (another replica holds it, or it waits for a retry) or is gone.</returns>
+    /// <returns>Null when the event is gone (delivered); without <see cref="ClaimedEvent.Json"/> when it is not due yet.</returns>
     public async Task<ClaimedEvent?> ClaimAsync(EventRef e)
     {
         // NOTE: the lease outlasts one attempt, so a slow receiver is never sent the event twice at once.
         var leaseMs = (_options.Billing.Webhooks.TimeoutSeconds + 5) * 1000L;
         var result = (RedisResult[])(await Claim.EvaluateAsync(redis.Database, new AccountKeys(e.AccountId).ScriptKeys(), [Now, e.EventId, leaseMs]))!;
-        return result.Length == 0 ? null : new ClaimedEvent(e, (string)result[0]!, (int)result[1]);
+        return result.Length switch
+        {
+            0 => null,
+            _ when (string?)result[0] == "0" => new ClaimedEvent(e, null, 0, DateTimeOffset.FromUnixTimeMilliseconds((long)result[1])),
+            _ => new ClaimedEvent(e, (string)result[0]!, (int)result[1]),
+        };
     }
 
     /// <returns>Events the outcome raised (the result of an auto-recharge), to deliver in turn.</returns>

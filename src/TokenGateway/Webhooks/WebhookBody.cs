@@ -12,9 +12,9 @@ internal static class WebhookBody
     /// <c>{"id","type","created_at","account_id","attempt","data":{…}}</c>. The id is stable across retries,
     /// so a receiver deduplicates on it. Amounts come as exact micro-USD and as USD.
     /// </summary>
-    public static (string Type, byte[] Body) Build(ClaimedEvent e)
+    public static (string Type, byte[] Body) Build(EventRef e, string json, int attempt)
     {
-        using var stored = JsonDocument.Parse(e.Json);
+        using var stored = JsonDocument.Parse(json);
         var root = stored.RootElement;
         var type = root.GetProperty("type").GetString()!;
         var createdAt = DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(root.GetProperty("ts").GetString()!, CultureInfo.InvariantCulture));
@@ -22,11 +22,11 @@ internal static class WebhookBody
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
-            w.WriteString("id", $"{e.Ref.AccountId}/{e.Ref.EventId}");
+            w.WriteString("id", $"{e.AccountId}/{e.EventId}");
             w.WriteString("type", type);
             w.WriteString("created_at", createdAt);
-            w.WriteString("account_id", e.Ref.AccountId);
-            w.WriteNumber("attempt", e.Attempt);
+            w.WriteString("account_id", e.AccountId);
+            w.WriteNumber("attempt", attempt);
             w.WriteStartObject("data");
             foreach (var p in root.GetProperty("data").EnumerateObject())
             {

@@ -48,7 +48,13 @@ internal sealed partial class WebhookDelivery(
         try
         {
             if (await outbox.ClaimAsync(e) is not { } claimed) return;
-            var (type, body) = WebhookBody.Build(claimed);
+            if (claimed.Json is null)
+            {
+                // NOTE: timers and the wall clock disagree by a few ms, so a retry can wake just before it is due.
+                _ = RetryLaterAsync(e, claimed.DueAt - clock.GetUtcNow() + TimeSpan.FromMilliseconds(20), stop);
+                return;
+            }
+            var (type, body) = WebhookBody.Build(e, claimed.Json, claimed.Attempt);
             if (claimed.Attempt == 1) Raised(e, type, claimed.Json);
 
             var funding = type == "auto_recharge.requested";
@@ -109,7 +115,7 @@ internal sealed partial class WebhookDelivery(
     {
         try
         {
-            await Task.Delay(delay, clock, stop);
+            await Task.Delay(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, clock, stop);
             queue.Enqueue(e.AccountId, e.EventId);
         }
         catch (OperationCanceledException)

@@ -16,16 +16,7 @@ public sealed class ConcurrencyTests(RedisServer redis) : IClassFixture<RedisSer
         var account = "conc-" + Guid.NewGuid().ToString("N")[..6];
         var key = await gw.FundedKeyAsync(account, 5m);
         // gpt-4o: each request costs 40*2.5 + 10000*10 = 100,100 micro-USD; $5 affords ~50.
-        const string body = """{"model":"gpt-4o","max_tokens":10000,"messages":[{"role":"user","content":"go"}]}""";
-
-        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 200 }) { BaseAddress = new Uri(gw.BaseUrl) };
-        var responses = await Task.WhenAll(Enumerable.Range(0, 200).Select(async _ =>
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
-            request.Headers.Authorization = new("Bearer", key);
-            using var r = await client.SendAsync(request);
-            return r.StatusCode;
-        }));
+        var responses = await gw.ChatManyAsync(key, 200, maxTokens: 10_000);
 
         var ok = responses.Count(s => s == HttpStatusCode.OK);
         Assert.Equal(200, ok + responses.Count(s => s == HttpStatusCode.TooManyRequests));

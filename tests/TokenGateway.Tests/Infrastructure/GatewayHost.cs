@@ -1,5 +1,6 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
+using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -95,9 +96,9 @@ public sealed class GatewayHost : IAsyncDisposable
         return (json.GetProperty("id").GetString()!, json.GetProperty("key").GetString()!);
     }
 
-    public async Task AddCreditsAsync(string account, decimal usd, string? idempotencyKey = null)
+    public async Task AddCreditsAsync(string account, decimal usd, string? idempotencyKey = null, DateTimeOffset? expiresAt = null)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/admin/accounts/{account}/credits") { Content = JsonContent.Create(new { amount_usd = usd }) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/admin/accounts/{account}/credits") { Content = JsonContent.Create(new { amount_usd = usd, expires_at = expiresAt }) };
         if (idempotencyKey is not null) request.Headers.Add("Idempotency-Key", idempotencyKey);
         (await Admin.SendAsync(request)).EnsureSuccessStatusCode();
     }
@@ -134,6 +135,26 @@ public sealed class GatewayHost : IAsyncDisposable
             if (!page.GetProperty("has_more").GetBoolean()) return all;
             cursor = page.GetProperty("next_cursor").GetString();
         }
+    }
+
+    /// <summary>PUT of a JSON body to the admin API; fails the test unless it succeeds.</summary>
+    public async Task PutAsync(string path, object body) => (await Admin.PutAsJsonAsync(path, body)).EnsureSuccessStatusCode();
+
+    /// <summary>
+    /// Parallel chat completions on gpt-4o with <c>max_tokens</c> = <paramref name="maxTokens"/>; the mock's
+    /// options decide what each costs. Returns the status codes.
+    /// </summary>
+    public async Task<HttpStatusCode[]> ChatManyAsync(string key, int count, int maxTokens = 1000)
+    {
+        var body = $$"""{"model":"gpt-4o","max_tokens":{{maxTokens}},"messages":[{"role":"user","content":"go"}]}""";
+        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 200 }) { BaseAddress = new Uri(BaseUrl) };
+        return await Task.WhenAll(Enumerable.Range(0, count).Select(async _ =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+            request.Headers.Authorization = new("Bearer", key);
+            using var r = await client.SendAsync(request);
+            return r.StatusCode;
+        }));
     }
 
     /// <summary>A raw JSON POST with a gateway key, for what the SDK cannot send (malformed bodies, legacy endpoints).</summary>

@@ -1,10 +1,13 @@
 -- Claim an outbox event for one delivery attempt: only when it is due, and then pushed out by a lease,
 -- so two replicas never deliver it at once and a crashed attempt is retried after the lease.
--- ARGV: now ms, event id, lease ms. Returns {} (not due, or gone) | {event json, attempt number}.
+-- ARGV: now ms, event id, lease ms. Returns {} gone | {0, due ms} not due yet | {event json, attempt number}.
 local now, id, lease = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local due = redis.call('ZSCORE', outbox_due, id)
-if not due or tonumber(due) > now then
+if not due then
   return {}
+end
+if tonumber(due) > now then
+  return {0, due}
 end
 local event = redis.call('HGET', outbox, id)
 if not event then

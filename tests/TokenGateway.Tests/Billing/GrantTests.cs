@@ -112,4 +112,23 @@ public sealed class GrantTests(RedisServer redis) : IClassFixture<RedisServer>, 
         Assert.Equal(9_499_990, grant.GetProperty("remaining_micros").GetInt64());
         await AssertLedgerSumsToBalanceAsync(account);
     }
+
+    [Fact]
+    public async Task Sweep_AppliesExpiryToAnIdleAccount_WithoutAnyRequestOrRead()
+    {
+        await using var gw = await GatewayHost.StartAsync(redis, new Dictionary<string, string> { ["Billing:SweepSeconds"] = "1" }, _clock);
+        var account = "sweep-" + Guid.NewGuid().ToString("N")[..8];
+        await gw.CreateAccountAsync(account);
+        await gw.AddCreditsAsync(account, 10m, expiresAt: Start.AddDays(30));
+        await gw.AddCreditsAsync(account, 5m);
+        using var redisClient = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+        var db = redisClient.GetDatabase();
+
+        _clock.Set(Start.AddDays(31));
+
+        // Read Redis directly: every gateway read would apply the expiry itself.
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while ((long)await db.HashGetAsync("{acct:" + account + "}", "balance") != 5_000_000 && DateTime.UtcNow < deadline) await Task.Delay(100);
+        Assert.Equal(5_000_000, (long)await db.HashGetAsync("{acct:" + account + "}", "balance"));
+    }
 }

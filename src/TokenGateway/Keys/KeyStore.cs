@@ -29,6 +29,7 @@ internal readonly record struct KeyRef(string AccountId, string KeyId)
 internal sealed class KeyStore(RedisConnection redis, TimeProvider clock, IOptions<GatewayOptions> options)
 {
     private const int MaxCachedKeys = 100_000;
+    private static readonly RedisScript KeyUsable = RedisScript.FromResources("key_usable");
     private readonly ConcurrentDictionary<string, KeyRef> _bySecretHash = new(StringComparer.Ordinal);
 
     private IDatabase Db => redis.Database;
@@ -73,13 +74,12 @@ internal sealed class KeyStore(RedisConnection redis, TimeProvider clock, IOptio
     }
 
     /// <summary>The same checks as the reserve script (status, expiry, current or in-grace secret), for read-only endpoints.</summary>
+    /// <summary>Checks status, expiry and rotation grace by the reserve script's own rule (prelude.lua).</summary>
     public async Task<bool> IsUsableAsync(KeyRef key, string secretHash)
     {
-        var f = await Db.HashGetAsync(new AccountKeys(key.AccountId).Key(key.KeyId), ["sha", "status", "expires_ms", "prev_sha", "prev_until_ms"]);
+        var keys = new AccountKeys(key.AccountId);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var secretOk = (string?)f[0] == secretHash || ((string?)f[3] == secretHash && now < (long?)f[4]);
-        var expires = (long?)f[2] ?? 0;
-        return secretOk && (string?)f[1] == "active" && (expires == 0 || now < expires);
+        return (int)await KeyUsable.EvaluateAsync(Db, keys.ScriptKeys(keys.Key(key.KeyId)), [secretHash, now]) == 1;
     }
 
     public async Task<string?> AccountOfAsync(string keyId) => await Db.HashGetAsync(AccountKeys.KeysById, keyId);

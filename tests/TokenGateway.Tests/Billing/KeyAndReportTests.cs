@@ -143,7 +143,7 @@ public sealed class KeyAndReportTests(RedisServer redis) : IClassFixture<RedisSe
     public async Task CreditGrants_ForKeyHolders_InOpenAIsLegacyShape()
     {
         var account = await AccountAsync();
-        var (_, key) = await _gw.CreateKeyAsync(account);
+        var (keyId, key) = await _gw.CreateKeyAsync(account);
         await ChatAsync(key);
         using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/dashboard/billing/credit_grants");
         request.Headers.Authorization = new("Bearer", key);
@@ -158,5 +158,11 @@ public sealed class KeyAndReportTests(RedisServer redis) : IClassFixture<RedisSe
         Assert.Equal(0.00021m, grant.GetProperty("used_amount").GetDecimal());
         using var anonymous = new HttpRequestMessage(HttpMethod.Get, "/v1/dashboard/billing/credit_grants");
         Assert.Equal(HttpStatusCode.Unauthorized, (await _gw.Http.SendAsync(anonymous)).StatusCode);
+
+        // A revoked key is refused here by the same rule as on the proxy.
+        (await _gw.Admin.DeleteAsync($"/admin/keys/{keyId}")).EnsureSuccessStatusCode();
+        using var revoked = new HttpRequestMessage(HttpMethod.Get, "/v1/dashboard/billing/credit_grants");
+        revoked.Headers.Authorization = new("Bearer", key);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _gw.Http.SendAsync(revoked)).StatusCode);
     }
 }

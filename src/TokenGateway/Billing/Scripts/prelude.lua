@@ -106,6 +106,15 @@ local function add_grant(now, gid, amount, source, expires, ...)
   return balance
 end
 
+-- A gateway key admits a request when the secret is its current one (or the previous one within the
+-- rotation grace), it is active and not expired. Returns the key's allowlist and budget fields too.
+local function key_usable(key, sha, now)
+  local k = redis.call('HMGET', key, 'sha', 'status', 'expires_ms', 'prev_sha', 'prev_until_ms', 'models', 'monthly_limit')
+  local secret_ok = k[1] == sha or (k[4] == sha and now < num(k[5]))
+  local ok = secret_ok and k[2] == 'active' and not (num(k[3]) > 0 and now >= num(k[3]))
+  return ok, k[6], k[7]
+end
+
 local function touch(now)
   release_expired_holds(now)
   expire_grants(now)

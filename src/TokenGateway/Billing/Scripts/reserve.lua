@@ -10,14 +10,13 @@ local sha, now, request_id, model, month, key_id = ARGV[1], tonumber(ARGV[2]), A
 local input_cost, out_pico, max_out, choices = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local explicit, min_out, overdraft, ttl = ARGV[11] == '1', tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 
-local k = redis.call('HMGET', key, 'sha', 'status', 'expires_ms', 'models', 'monthly_limit', 'prev_sha', 'prev_until_ms')
-local secret_ok = k[1] == sha or (k[6] == sha and now < num(k[7]))
-if not secret_ok or k[2] ~= 'active' or (num(k[3]) > 0 and now >= num(k[3])) then
+local usable, models, key_budget = key_usable(key, sha, now)
+if not usable then
   return {1}
 end
-if k[4] and k[4] ~= '' then
+if models and models ~= '' then
   local allowed = false
-  for pattern in string.gmatch(k[4], '[^,]+') do
+  for pattern in string.gmatch(models, '[^,]+') do
     if pattern == model or (string.sub(pattern, -1) == '*' and string.sub(model, 1, #pattern - 1) == string.sub(pattern, 1, -2)) then
       allowed = true
       break
@@ -37,8 +36,8 @@ if a[3] and a[3] ~= '' then
   local r = tonumber(a[3]) - num(a[4]) - held
   if r < room then room, limit = r, 'hard_limit' end
 end
-if k[5] and k[5] ~= '' then
-  local r = tonumber(k[5]) - num(a[6]) - num(a[5])
+if key_budget and key_budget ~= '' then
+  local r = tonumber(key_budget) - num(a[6]) - num(a[5])
   if r < room then room, limit = r, 'key_budget' end
 end
 

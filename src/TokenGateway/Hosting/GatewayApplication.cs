@@ -6,6 +6,7 @@ using TokenGateway.Keys;
 using TokenGateway.Metering;
 using TokenGateway.Pricing;
 using TokenGateway.Redis;
+using TokenGateway.Telemetry;
 using TokenGateway.Webhooks;
 
 namespace TokenGateway.Hosting;
@@ -42,6 +43,7 @@ public static class GatewayApplication
         services.AddSingleton<UpstreamForwarder>();
         services.AddSingleton<MeteredProxy>();
         services.AddHttpForwarder();
+        services.AddTelemetry(builder.Configuration);
         return builder;
     }
 
@@ -54,18 +56,7 @@ public static class GatewayApplication
         app.Map("/v1/{**path}", proxy.HandleAsync);
         app.MapAdminApi();
         app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/readyz", async (RedisConnection redis) =>
-        {
-            try
-            {
-                await redis.Database.PingAsync();
-                return Results.Text("ready");
-            }
-            catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
-            {
-                return Results.Text("redis unreachable", statusCode: StatusCodes.Status503ServiceUnavailable);
-            }
-        });
+        app.MapTelemetry();
         return app;
     }
 }

@@ -5,6 +5,7 @@ using TokenGateway.Configuration;
 using TokenGateway.Errors;
 using TokenGateway.Keys;
 using TokenGateway.Pricing;
+using TokenGateway.Telemetry;
 using TokenGateway.Tokenizers;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -16,31 +17,35 @@ namespace TokenGateway.Metering;
 /// </summary>
 internal sealed partial class MeteredProxy(
     KeyStore keys, BillingStore billing, PricingCatalog pricing, UpstreamForwarder upstream,
-    IOptions<GatewayOptions> options, ILogger<MeteredProxy> logger)
+    GatewayMetrics metrics, IOptions<GatewayOptions> options, ILogger<MeteredProxy> logger)
 {
     private readonly GatewayOptions _options = options.Value;
 
     public async Task HandleAsync(HttpContext context)
     {
+        using var telemetry = new RequestTelemetry(metrics);
         try
         {
-            await HandleCoreAsync(context);
+            await HandleCoreAsync(context, telemetry);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
+            telemetry.RedisFailed();
             Log.BillingUnavailable(logger, e.GetType().Name);
             await OpenAIError.BillingUnavailable(context);
         }
     }
 
-    private async Task HandleCoreAsync(HttpContext context)
+    private async Task HandleCoreAsync(HttpContext context, RequestTelemetry telemetry)
     {
         if (await keys.FindForRequestAsync(context.Request) is not { } presented)
         {
+            telemetry.Outcome = RequestOutcome.InvalidKey;
             await OpenAIError.InvalidApiKey(context);
             return;
         }
         var (key, sha) = presented;
+        telemetry.Account = key.AccountId;
 
         if (MeteredEndpoints.FromPath(context.Request.Path) is not MeteredEndpoint endpoint)
         {
@@ -49,17 +54,20 @@ internal sealed partial class MeteredProxy(
         }
         if (!HttpMethods.IsPost(context.Request.Method))
         {
+            telemetry.Outcome = RequestOutcome.InvalidRequest;
             await OpenAIError.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "invalid_request_error", "invalid_request", $"{context.Request.Path} accepts POST only.");
             return;
         }
         if (!RequestBody.IsJson(context.Request.ContentType))
         {
+            telemetry.Outcome = RequestOutcome.InvalidRequest;
             await OpenAIError.InvalidRequest(context, "The request must have Content-Type: application/json.");
             return;
         }
         var body = await RequestBody.ReadAsync(context, _options.Metering.MaxRequestBodyBytes);
         if (body is null)
         {
+            telemetry.Outcome = RequestOutcome.RequestTooLarge;
             await OpenAIError.WriteAsync(context, StatusCodes.Status413RequestEntityTooLarge, "invalid_request_error", "request_too_large",
                 $"The request body is larger than the gateway's limit of {_options.Metering.MaxRequestBodyBytes} bytes.");
             return;
@@ -67,11 +75,13 @@ internal sealed partial class MeteredProxy(
         var (request, error, param) = RequestInspector.Inspect(endpoint, body);
         if (request is null)
         {
+            telemetry.Outcome = RequestOutcome.InvalidRequest;
             await OpenAIError.InvalidRequest(context, error!, param);
             return;
         }
         if (pricing.Current.Find(request.Model) is not ModelPrice price)
         {
+            telemetry.Outcome = RequestOutcome.ModelNotPriced;
             await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid_request_error", "model_not_priced",
                 $"The model '{request.Model}' has no price in the gateway's pricing file, so it cannot be metered. Ask your gateway administrator to add it.", "model");
             return;
@@ -83,19 +93,27 @@ internal sealed partial class MeteredProxy(
         var maxOutput = endpoint == MeteredEndpoint.Embeddings ? 0
             // NOTE: legacy Completions default to 16 output tokens when max_tokens is absent.
             : request.MaxOutputTokens ?? (endpoint == MeteredEndpoint.Completions ? 16 : price.MaxOutputTokens ?? _options.Metering.DefaultMaxOutputTokens);
+        telemetry.Model = request.Model;
         var requestId = "req_" + Guid.NewGuid().ToString("N");
-        var reservation = await billing.ReserveAsync(new ReserveRequest(key.AccountId, key.KeyId, sha, requestId, request.Model,
-            price.InputCostMicros(holdInputTokens), price.OutputPicos, maxOutput, request.Choices, request.MaxOutputTokens is not null));
+        ReserveResult reservation;
+        using (telemetry.Begin(RequestStage.Reserve))
+        {
+            reservation = await billing.ReserveAsync(new ReserveRequest(key.AccountId, key.KeyId, sha, requestId, request.Model,
+                price.InputCostMicros(holdInputTokens), price.OutputPicos, maxOutput, request.Choices, request.MaxOutputTokens is not null));
+        }
         switch (reservation.Status)
         {
             case ReserveStatus.InvalidKey:
+                telemetry.Outcome = RequestOutcome.InvalidKey;
                 await OpenAIError.InvalidApiKey(context);
                 return;
             case ReserveStatus.ModelNotAllowed:
+                telemetry.Outcome = RequestOutcome.ModelNotAllowed;
                 await OpenAIError.WriteAsync(context, StatusCodes.Status403Forbidden, "invalid_request_error", "model_not_allowed",
                     $"This API key is not allowed to use the model '{request.Model}'.", "model");
                 return;
             case ReserveStatus.InsufficientQuota:
+                telemetry.Outcome = RequestOutcome.Refused(reservation.Limit);
                 await OpenAIError.WriteAsync(context, StatusCodes.Status429TooManyRequests, "insufficient_quota", "insufficient_quota",
                     QuotaMessages.For(reservation, key.AccountId, _options.Billing.Url));
                 return;
@@ -123,14 +141,19 @@ internal sealed partial class MeteredProxy(
         ForwarderError forwardError;
         try
         {
+            using var upstreamStage = telemetry.Begin(RequestStage.Upstream);
             forwardError = await upstream.SendAsync(context);
         }
         finally
         {
             context.Response.Body = clientBody;
         }
+        if (request.Stream) telemetry.FirstByte(meter.FirstWriteTimestamp);
 
         var status = context.Response.StatusCode;
+        telemetry.Outcome = context.RequestAborted.IsCancellationRequested ? RequestOutcome.ClientDisconnected
+            : status >= 400 || forwardError != ForwarderError.None ? RequestOutcome.UpstreamError
+            : RequestOutcome.Ok;
         long cost;
         TokenUsage usage;
         if ((json.Usage ?? events.Usage) is TokenUsage reported && status < 400)
@@ -154,7 +177,11 @@ internal sealed partial class MeteredProxy(
             cost = price.CostMicros(inputTokens, 0, output);
             Log.UsageMissing(logger, requestId, request.Model, forwardError.ToString());
         }
-        await SettleAsync(new SettleRequest(key.AccountId, key.KeyId, requestId, request.Model, cost, usage.Input, usage.Cached, usage.Output));
+        using (telemetry.Begin(RequestStage.Settle))
+        {
+            await SettleAsync(new SettleRequest(key.AccountId, key.KeyId, requestId, request.Model, cost, usage.Input, usage.Cached, usage.Output));
+        }
+        if (usage != default) telemetry.Usage(endpoint, usage, cost);
     }
 
     /// <summary>Settle is idempotent by request id, so a failed attempt is simply tried again.</summary>
@@ -169,10 +196,12 @@ internal sealed partial class MeteredProxy(
             }
             catch (Exception e) when ((e is RedisException or TimeoutException) && attempt < 4)
             {
+                metrics.RedisError("settle");
                 await Task.Delay(100 * attempt * attempt);
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
+                metrics.RedisError("settle");
                 // The hold's lease expires and frees the funds; the charge is logged for reconciliation.
                 Log.SettleFailed(logger, settle.RequestId, settle.AccountId, settle.CostMicros, e.GetType().Name);
                 return;

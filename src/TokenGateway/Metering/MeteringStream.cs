@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace TokenGateway.Metering;
 
 /// <summary>
@@ -9,7 +11,16 @@ internal abstract class MeteringStream(Stream inner) : Stream
     protected Stream Inner => inner;
 
     /// <summary>Bytes written to the client so far: zero means the client received nothing.</summary>
-    public long BytesWritten { get; protected set; }
+    public long BytesWritten { get; private set; }
+
+    /// <summary>When the first bytes reached the client (<see cref="Stopwatch"/> timestamp, 0 if none did): a stream's time to first token.</summary>
+    public long FirstWriteTimestamp { get; private set; }
+
+    protected void Written(int count)
+    {
+        if (BytesWritten == 0 && count > 0) FirstWriteTimestamp = Stopwatch.GetTimestamp();
+        BytesWritten += count;
+    }
 
     public abstract override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default);
 

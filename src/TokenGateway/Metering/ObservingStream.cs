@@ -9,7 +9,7 @@ internal sealed class ObservingStream(Stream inner, Action<ReadOnlySpan<byte>> o
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         await Inner.WriteAsync(buffer, cancellationToken);
-        BytesWritten += buffer.Length;
+        Written(buffer.Length);
         observe(buffer.Span);
     }
 }

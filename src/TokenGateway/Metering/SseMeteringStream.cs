@@ -37,7 +37,7 @@ internal sealed class SseMeteringStream(Stream inner, StreamEventReader reader, 
     {
         if (segment.IsEmpty) return;
         await Inner.WriteAsync(segment, cancellationToken);
-        BytesWritten += segment.Length;
+        Written(segment.Length);
     }
 
     /// <summary>Finds the complete events of <paramref name="data"/>, reads each, and lists the ones to drop.</summary>

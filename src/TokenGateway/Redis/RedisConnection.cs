@@ -21,6 +21,9 @@ internal sealed class RedisConnection : IDisposable
 
     public IDatabase Database => _multiplexer.Value.GetDatabase();
 
+    /// <summary>For server-level commands (the readiness check's SCRIPT EXISTS / SCRIPT LOAD on every primary).</summary>
+    public ConnectionMultiplexer Multiplexer => _multiplexer.Value;
+
     public void Dispose()
     {
         if (_multiplexer.IsValueCreated) _multiplexer.Value.Dispose();

@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using StackExchange.Redis;
@@ -10,6 +13,9 @@ namespace TokenGateway.Redis;
 /// </summary>
 internal sealed class RedisScript
 {
+    private static readonly ConcurrentQueue<RedisScript> Created = new();
+    private static readonly Lazy<bool> StaticScriptsCreated = new(CreateStaticScripts);
+
     private readonly string _text;
     private readonly byte[] _sha1;
 
@@ -17,6 +23,36 @@ internal sealed class RedisScript
     {
         _text = text;
         _sha1 = SHA1.HashData(Encoding.UTF8.GetBytes(text));
+        Created.Enqueue(this);
+    }
+
+    public string Text => _text;
+    public ReadOnlySpan<byte> Sha1 => _sha1;
+
+    /// <summary>
+    /// Every script of the process, for the readiness check: the scripts held in static fields of any type
+    /// of this assembly (created here if their type was not used yet) and any created since.
+    /// </summary>
+    public static IReadOnlyCollection<RedisScript> All
+    {
+        get
+        {
+            _ = StaticScriptsCreated.Value;
+            return Created;
+        }
+    }
+
+    // NOTE: static fields are initialised on first use of their type, which may come after the first
+    // readiness probe: running the type initialisers lists scripts added anywhere without a list to maintain.
+    private static bool CreateStaticScripts()
+    {
+        const BindingFlags statics = BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly;
+        foreach (var type in typeof(RedisScript).Assembly.GetTypes())
+        {
+            if (!type.ContainsGenericParameters && type.GetFields(statics).Any(f => f.FieldType == typeof(RedisScript)))
+                RuntimeHelpers.RunClassConstructor(type.TypeHandle);
+        }
+        return true;
     }
 
     public async Task<RedisResult> EvaluateAsync(IDatabase db, RedisKey[] keys, RedisValue[] args)

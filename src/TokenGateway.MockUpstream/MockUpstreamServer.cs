@@ -67,8 +67,11 @@ public sealed class MockUpstreamServer : IAsyncDisposable
                 _requests.Enqueue(new ReceivedRequest("POST", context.Request.Path, context.Request.Headers.Authorization, headers, body));
             }
             var o = Options;
-            if (o.Delay > TimeSpan.Zero) await Task.Delay(o.Delay, context.RequestAborted);
-            if (o.FailWithStatus is int status)
+            // NOTE: the x-mock-* request headers do per request what the options do for every request, for scripts
+            // that drive a stand-alone mock through the gateway (which forwards them), e.g. deploy/check-prometheus.sh.
+            var delay = o.Delay + TimeSpan.FromMilliseconds(HeaderInt(context, "x-mock-delay-ms") ?? 0);
+            if (delay > TimeSpan.Zero) await Task.Delay(delay, context.RequestAborted);
+            if ((o.FailWithStatus ?? HeaderInt(context, "x-mock-status")) is int status)
             {
                 context.Response.StatusCode = status;
                 await context.Response.WriteAsJsonAsync(new { error = new { message = "The mock upstream failed on purpose.", type = "server_error", param = (string?)null, code = "mock_failure" } });
@@ -86,6 +89,9 @@ public sealed class MockUpstreamServer : IAsyncDisposable
             }
         });
     }
+
+    private static int? HeaderInt(HttpContext context, string name) =>
+        int.TryParse(context.Request.Headers[name], System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
 
     /// <summary>Builds one answer. Output is "w0 w1 …": one word per output token.</summary>
     private sealed class Reply(HttpContext context, JsonObject request, MockUpstreamOptions o)

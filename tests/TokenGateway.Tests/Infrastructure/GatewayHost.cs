@@ -158,11 +158,12 @@ public sealed class GatewayHost : IAsyncDisposable
     }
 
     /// <summary>A raw JSON POST with a gateway key, for what the SDK cannot send (malformed bodies, legacy endpoints).</summary>
-    public Task<HttpResponseMessage> PostAsync(string key, string path, string json, string contentType = "application/json")
+    public Task<HttpResponseMessage> PostAsync(string key, string path, string json, string contentType = "application/json", params (string Name, string Value)[] headers)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, System.Text.Encoding.UTF8) };
         request.Content.Headers.ContentType = new(contentType);
         request.Headers.Authorization = new("Bearer", key);
+        foreach (var (name, value) in headers) request.Headers.Add(name, value);
         return Http.SendAsync(request);
     }
 }

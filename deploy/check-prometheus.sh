@@ -46,10 +46,17 @@ install_missing() { # COMMAND PACKAGE
   say "$1 is missing: installing the Debian package $2"
   local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq
-  # NOTE: policy-rc.d 101 keeps the package's own service from starting; this check runs its own process.
-  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null && $sudo chmod +x /usr/sbin/policy-rc.d
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null || { $sudo rm -f /usr/sbin/policy-rc.d; return 1; }
-  $sudo rm -f /usr/sbin/policy-rc.d
+  # NOTE: a policy-rc.d that exits 101 keeps the package's own service from starting (this check runs its
+  # own process); only one this function created is removed again.
+  local policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod +x "$policy"
+  fi
+  local status=0
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null || status=$?
+  [ -z "$policy" ] || $sudo rm -f "$policy"
+  return "$status"
 }
 install_missing prometheus prometheus
 install_missing redis-server redis-server

@@ -1,4 +1,5 @@
 using OpenTelemetry;
+using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -18,7 +19,7 @@ internal static class TelemetryExtensions
         services.AddSingleton<MetricsCollector>();
         services.AddSingleton<ReadinessCheck>();
         services.AddHostedService<BalanceRefresher>();
-        if (!string.IsNullOrWhiteSpace(configuration[OtlpEndpointVariable])) services.AddOtlpExport();
+        if (!string.IsNullOrWhiteSpace(configuration[OtlpEndpointVariable])) services.AddOtlpExport(configuration);
         return services;
     }
 
@@ -26,7 +27,7 @@ internal static class TelemetryExtensions
     /// OTLP export of the gateway's metrics and spans plus those ASP.NET Core and HttpClient publish on their
     /// own. The exporter reads the standard OTEL_EXPORTER_OTLP_* variables (endpoint, protocol, headers).
     /// </summary>
-    private static void AddOtlpExport(this IServiceCollection services)
+    private static void AddOtlpExport(this IServiceCollection services, IConfiguration configuration)
     {
         var resource = ResourceBuilder.CreateDefault().AddService(Environment.GetEnvironmentVariable("OTEL_SERVICE_NAME") ?? "tokengateway");
         // NOTE: OpenTelemetry.Extensions.Hosting is not available here: the providers are plain singletons,
@@ -34,14 +35,27 @@ internal static class TelemetryExtensions
         services.AddSingleton(_ => Sdk.CreateMeterProviderBuilder()
             .SetResourceBuilder(resource)
             .AddMeter(GatewayMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "System.Net.Http")
-            .AddOtlpExporter()
+            .AddOtlpExporter(o => FromConfiguration(o, configuration, "/v1/metrics"))
             .Build());
         services.AddSingleton(_ => Sdk.CreateTracerProviderBuilder()
             .SetResourceBuilder(resource)
             .AddSource(GatewayTracing.SourceName, "Microsoft.AspNetCore", "System.Net.Http")
-            .AddOtlpExporter()
+            .AddOtlpExporter(o => FromConfiguration(o, configuration, "/v1/traces"))
             .Build());
         services.AddHostedService<OtlpProviders>();
+    }
+
+    /// <summary>
+    /// The exporter reads OTEL_EXPORTER_OTLP_* from the environment itself. An endpoint given through another
+    /// configuration source (command line, appsettings) is applied here, with the per-signal path that
+    /// OTLP/HTTP needs when an endpoint is set in code.
+    /// </summary>
+    private static void FromConfiguration(OtlpExporterOptions options, IConfiguration configuration, string signalPath)
+    {
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable(OtlpEndpointVariable))) return;
+        if (configuration["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf") options.Protocol = OtlpExportProtocol.HttpProtobuf;
+        var endpoint = configuration[OtlpEndpointVariable]!.TrimEnd('/');
+        options.Endpoint = new Uri(options.Protocol == OtlpExportProtocol.HttpProtobuf ? endpoint + signalPath : endpoint);
     }
 
     /// <summary><c>/metrics</c> (Prometheus text format, unauthenticated like any scrape endpoint) and <c>/readyz</c>.</summary>

@@ -31,7 +31,8 @@ public sealed class GatewayHost : IAsyncDisposable
     public ManualClock? Clock { get; private set; }
 
     /// <param name="settings">Extra configuration, e.g. <c>["Metering:HoldTtlSeconds"] = "5"</c> (under TokenGateway:).</param>
-    public static async Task<GatewayHost> StartAsync(RedisServer redis, IDictionary<string, string>? settings = null, ManualClock? clock = null, MockUpstreamOptions? upstream = null)
+    /// <param name="args">Extra command-line arguments, for settings outside the TokenGateway section.</param>
+    public static async Task<GatewayHost> StartAsync(RedisServer redis, IDictionary<string, string>? settings = null, ManualClock? clock = null, MockUpstreamOptions? upstream = null, IEnumerable<string>? args = null)
     {
         var host = new GatewayHost { Clock = clock };
         host.Upstream = await MockUpstreamServer.StartAsync(upstream);
@@ -44,10 +45,10 @@ public sealed class GatewayHost : IAsyncDisposable
             ["Billing:Url"] = "https://billing.example.com/credits",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string>()) config[k] = v;
-        string[] args = ["--urls", "http://127.0.0.1:0", .. config.Select(kv => $"--TokenGateway:{kv.Key}={kv.Value}")];
+        string[] commandLine = ["--urls", "http://127.0.0.1:0", .. config.Select(kv => $"--TokenGateway:{kv.Key}={kv.Value}"), .. args ?? []];
         try
         {
-            host._app = GatewayApplication.Build(args, builder =>
+            host._app = GatewayApplication.Build(commandLine, builder =>
             {
                 builder.Logging.ClearProviders();
                 if (clock is not null) builder.Services.AddSingleton<TimeProvider>(clock);

@@ -17,6 +17,8 @@ internal sealed partial class BalanceRefresher(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // NOTE: the first Redis call may connect synchronously; yield so it never holds up the host's start.
+        await Task.Yield();
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(Math.Max(0.1, options.Value.BalanceRefreshSeconds)));
         try
         {

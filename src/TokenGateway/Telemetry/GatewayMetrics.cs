@@ -24,6 +24,7 @@ internal sealed class GatewayMetrics
     private readonly Counter<double> _cost;
     private readonly Counter<long> _requests;
     private readonly Counter<long> _redisErrors;
+    private readonly Counter<long> _billingNotifications;
     private readonly Histogram<long> _genAiTokens;
 
     public GatewayMetrics(IMeterFactory meterFactory, AccountBalances balances)
@@ -34,6 +35,8 @@ internal sealed class GatewayMetrics
         _cost = meter.CreateCounter<double>("tokengateway.cost", "USD", "Amount charged to accounts (the exact micro-USD charges, in USD).");
         _requests = meter.CreateCounter<long>("tokengateway.requests", "{request}", "Requests to the metered endpoints, by outcome.");
         _redisErrors = meter.CreateCounter<long>("tokengateway.redis.errors", "{error}", "Redis errors and timeouts, by operation.");
+        _billingNotifications = meter.CreateCounter<long>("tokengateway.billing.notifications", "{event}",
+            "Billing events raised (soft limit crossed, auto-recharge requested/succeeded/failed/limit reached), by account and kind.");
         meter.CreateObservableGauge("tokengateway.balance", balances.Balances, "USD", "Account balance as stored in Redis (refreshed every few seconds; the same on every replica).");
         meter.CreateObservableGauge("tokengateway.held", balances.Held, "USD", "Amount held by in-flight requests of the account, as stored in Redis.");
         ReserveDuration = Seconds(meter, "tokengateway.reserve.duration", FastSeconds, "Duration of the reserve script (one Redis round trip).");
@@ -53,6 +56,10 @@ internal sealed class GatewayMetrics
 
     public void Request(string account, string model, string outcome) =>
         _requests.Add(1, new TagList { { "account", account }, { "model", model }, { "outcome", outcome } });
+
+    /// <summary>Once per billing event (its first delivery attempt), whatever the number of retries.</summary>
+    public void BillingNotification(string account, string kind) =>
+        _billingNotifications.Add(1, new TagList { { "account", account }, { "kind", kind } });
 
     public void RedisError(string operation) => _redisErrors.Add(1, new KeyValuePair<string, object?>("operation", operation));
 

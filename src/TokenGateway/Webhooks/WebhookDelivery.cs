@@ -1,9 +1,9 @@
-using System.Diagnostics.Metrics;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 using TokenGateway.Billing;
 using TokenGateway.Configuration;
+using TokenGateway.Telemetry;
 
 namespace TokenGateway.Webhooks;
 
@@ -14,13 +14,9 @@ namespace TokenGateway.Webhooks;
 /// loses nothing (the sweep finds it again).
 /// </summary>
 internal sealed partial class WebhookDelivery(
-    EventQueue queue, EventOutbox outbox, TimeProvider clock, IOptions<GatewayOptions> options, ILogger<WebhookDelivery> logger)
+    EventQueue queue, EventOutbox outbox, GatewayMetrics metrics, TimeProvider clock, IOptions<GatewayOptions> options, ILogger<WebhookDelivery> logger)
     : BackgroundService
 {
-    private static readonly Meter Meter = new("TokenGateway");
-    private static readonly Counter<long> Notifications =
-        Meter.CreateCounter<long>("tokengateway.billing.notifications", "{event}", "Billing events raised (soft limit crossed, auto-recharge results), by account and kind.");
-
     private readonly WebhookOptions _hooks = options.Value.Billing.Webhooks;
     private readonly SemaphoreSlim _parallel = new(16);
     private HttpClient? _http;
@@ -127,7 +123,7 @@ internal sealed partial class WebhookDelivery(
     /// <summary>Once per event (its first attempt): the structured log line and the metric.</summary>
     private void Raised(EventRef e, string type, string json)
     {
-        Notifications.Add(1, new("account", e.AccountId), new("kind", type));
+        metrics.BillingNotification(e.AccountId, type);
         if (type == "soft_limit.crossed") Log.SoftLimitCrossed(logger, e.AccountId, json);
         else Log.BillingEvent(logger, type, e.AccountId, json);
     }

@@ -1,8 +1,8 @@
-using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using TokenGateway.Tests.Infrastructure;
+using TokenGateway.Tests.Telemetry;
 
 namespace TokenGateway.Tests.Billing;
 
@@ -73,7 +73,6 @@ public sealed class MonthlyLimitTests(RedisServer redis) : IClassFixture<RedisSe
     public async Task SoftLimit_SendsOneSignedWebhookPerMonth_EvenWhen100ConcurrentRequestsCrossIt()
     {
         var (account, key) = await AccountAsync(new { soft_limit_usd = 0.05 });
-        using var metric = new NotificationCounter(account);
 
         var statuses = await _gw.ChatManyAsync(key, 100);
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s)); // a soft limit never refuses traffic
@@ -88,7 +87,7 @@ public sealed class MonthlyLimitTests(RedisServer redis) : IClassFixture<RedisSe
         Assert.Equal("202611", data.GetProperty("month").GetString());
         Assert.Equal(0.05m, data.GetProperty("soft_limit_usd").GetDecimal());
         Assert.InRange(data.GetProperty("month_spend_micros").GetInt64(), 50_000, 50_000 + RequestCost - 1);
-        Assert.Equal(1, metric.Count);
+        Assert.Equal(1, await NotificationsMetricAsync(account));
 
         // December: the spend starts from zero, and crossing again notifies again, once.
         _clock.Set(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero));
@@ -97,7 +96,7 @@ public sealed class MonthlyLimitTests(RedisServer redis) : IClassFixture<RedisSe
         var months = received.Where(d => d.Json.GetProperty("account_id").GetString() == account)
             .Select(d => d.Json.GetProperty("data").GetProperty("month").GetString()).ToList();
         Assert.Equal(["202611", "202612"], months);
-        Assert.Equal(2, metric.Count);
+        Assert.Equal(2, await NotificationsMetricAsync(account));
     }
 
     [Fact]
@@ -128,30 +127,7 @@ public sealed class MonthlyLimitTests(RedisServer redis) : IClassFixture<RedisSe
         Assert.True(received[2].ReceivedAt - received[1].ReceivedAt >= TimeSpan.FromMilliseconds(380));
     }
 
-    /// <summary>Counts <c>tokengateway.billing.notifications</c> for one account, as an exporter would see it.</summary>
-    private sealed class NotificationCounter : IDisposable
-    {
-        private readonly MeterListener _listener = new();
-        private long _count;
-
-        public NotificationCounter(string account)
-        {
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument.Meter.Name == "TokenGateway" && instrument.Name == "tokengateway.billing.notifications") listener.EnableMeasurementEvents(instrument);
-            };
-            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-            {
-                foreach (var tag in tags)
-                {
-                    if (tag.Key == "account" && (string?)tag.Value == account) Interlocked.Add(ref _count, value);
-                }
-            });
-            _listener.Start();
-        }
-
-        public long Count => Interlocked.Read(ref _count);
-
-        public void Dispose() => _listener.Dispose();
-    }
+    /// <summary>The soft-limit notifications of one account, as Prometheus scrapes them from /metrics.</summary>
+    private async Task<double?> NotificationsMetricAsync(string account) =>
+        MetricsText.Value(await _gw.Http.GetStringAsync("/metrics"), "tokengateway_billing_notifications_total", ("account", account), ("kind", "soft_limit.crossed"));
 }

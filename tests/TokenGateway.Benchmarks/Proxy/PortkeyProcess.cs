@@ -32,15 +32,16 @@ internal sealed class PortkeyProcess : IAsyncDisposable
         var port = LoopbackPort.Free();
         // NOTE: its start script binds every interface; the preloaded shim keeps it on 127.0.0.1.
         var start = new ProcessStartInfo("node",
-            ["--import", Path.Combine(AppContext.BaseDirectory, "loopback.mjs"), script, $"--port={port}", "--headless"])
+            ["--import", Path.Combine(AppContext.BaseDirectory, "Proxy", "loopback.mjs"), script, $"--port={port}", "--headless"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             Environment = { ["NODE_ENV"] = "production" },
         };
         var process = Process.Start(start)!;
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
         process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) errors.Enqueue(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var portkey = new PortkeyProcess(process, port);
@@ -52,7 +53,7 @@ internal sealed class PortkeyProcess : IAsyncDisposable
             var deadline = DateTime.UtcNow.AddSeconds(20);
             while (true)
             {
-                if (process.HasExited) throw new InvalidOperationException($"node exited with code {process.ExitCode} at start-up.");
+                if (process.HasExited) throw new InvalidOperationException($"node exited with code {process.ExitCode} at start-up: {string.Join(" | ", errors.Take(5))}");
                 try
                 {
                     if ((await http.GetAsync(portkey.BaseUrl + "/", ct)).StatusCode == HttpStatusCode.OK) return portkey;

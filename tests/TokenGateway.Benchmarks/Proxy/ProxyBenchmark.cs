@@ -43,6 +43,12 @@ internal static class ProxyBenchmark
             Console.Error.WriteLine("Interrupted; everything the benchmark started has been stopped.");
             return 130;
         }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or HttpRequestException or IOException)
+        {
+            // NOTE: reached after the `await using`s have stopped what was started.
+            Console.Error.WriteLine($"The benchmark failed: {e.Message}");
+            return 1;
+        }
     }
 
     private static async Task<int> RunCoreAsync(ProxyBenchmarkOptions options, CancellationToken ct)
@@ -79,9 +85,14 @@ internal static class ProxyBenchmark
             new("direct", mock.BaseUrl, [], []),
             new("yarp", yarp.BaseUrl, [], []),
             new("gateway", gateway.BaseUrl, [], [redis.Process]),
-            .. portkey is null ? Array.Empty<Target>() : [new Target("portkey", portkey.BaseUrl, PortkeyProcess.Headers(mock.BaseUrl), [portkey.Process])],
+            .. portkey is null ? Array.Empty<Target>() : [new Target("portkey", portkey.BaseUrl, PortkeyProcess.Headers(mock.BaseUrl), [portkey.Process], Optional: true)],
         ];
-        await SmokeTestAsync(targets, gateway.Key, ct);
+        var skipped = await SmokeTestAsync(targets, gateway.Key, ct);
+        foreach (var (target, stream, reason) in skipped)
+        {
+            portkeyNote += $"; {ChatRequest.ModeName(stream)} skipped: {reason}";
+            Log($"{target.Name} {ChatRequest.ModeName(stream)} skipped: {reason}");
+        }
 
         string[] environment =
         [
@@ -92,7 +103,7 @@ internal static class ProxyBenchmark
             $"load:     load average {loadBefore:F2} before the run",
             $"wrk:      {MachineInfo.ToolVersion("wrk", "--version")}, {options.WrkThreads} thread(s), {(options.WrkCpus is null ? "not pinned" : "taskset -c " + options.WrkCpus)}",
             $"runs:     {options.WarmupSeconds} s warm-up (discarded) + {options.DurationSeconds} s measured per target, mode and connection count",
-            $"redis:    redis-server {await redis.VersionAsync()}, no persistence",
+            $"redis:    {MachineInfo.ToolVersion("redis-server", "--version")}, no persistence",
             $"mock:     {mockOptions.PromptTokens} prompt + {mockOptions.CompletionTokens} completion tokens; streams send {mockOptions.CompletionTokens} content deltas",
             $"peer:     {portkeyNote}",
         ];
@@ -100,7 +111,7 @@ internal static class ProxyBenchmark
 
         foreach (var stream in new[] { false, true })
             foreach (var connections in options.Connections)
-                foreach (var target in targets)
+                foreach (var target in targets.Where(t => !skipped.Any(s => s.Target == t && s.Stream == stream)))
                     report.Add(await MeasureAsync(options, target, gateway, stream, connections, ct));
 
         if (options.CheckRequests > 0)
@@ -135,17 +146,24 @@ internal static class ProxyBenchmark
         return new Measurement(target.Name, stream, connections, result, servers, machine, load, charged);
     }
 
-    /// <summary>One request per target and mode before any load: a wrong set-up fails here, not as a page of errors.</summary>
-    private static async Task SmokeTestAsync(IEnumerable<Target> targets, string key, CancellationToken ct)
+    /// <summary>
+    /// One request per target and mode before any load: a wrong set-up fails here, not as a page of errors.
+    /// </summary>
+    /// <returns>The modes an optional target failed, which the benchmark then skips.</returns>
+    private static async Task<List<(Target Target, bool Stream, string Reason)>> SmokeTestAsync(IEnumerable<Target> targets, string key, CancellationToken ct)
     {
+        var skipped = new List<(Target, bool, string)>();
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
         foreach (var target in targets)
             foreach (var stream in new[] { false, true })
             {
                 var status = await MeteringCheck.SendAsync(client, target.BaseUrl, key, target.Headers, stream, ct);
-                if (status != HttpStatusCode.OK)
-                    throw new InvalidOperationException($"{target.Name} answered a {ChatRequest.ModeName(stream)} request with {(status is null ? "an incomplete 200" : status.ToString())}.");
+                if (status == HttpStatusCode.OK) continue;
+                var reason = $"it answered the request with {(status is null ? "an incomplete 200" : $"{(int)status} {status}")}";
+                if (!target.Optional) throw new InvalidOperationException($"{target.Name}: {ChatRequest.ModeName(stream)}: {reason}.");
+                skipped.Add((target, stream, reason));
             }
+        return skipped;
     }
 
     private static void Log(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");

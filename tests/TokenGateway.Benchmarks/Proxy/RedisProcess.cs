@@ -54,13 +54,6 @@ internal sealed class RedisProcess : IAsyncDisposable
         }
     }
 
-    public async Task<string> VersionAsync()
-    {
-        using var connection = await ConnectionMultiplexer.ConnectAsync(Configuration);
-        var info = await connection.GetServer(Configuration).InfoAsync("server");
-        return info.SelectMany(g => g).FirstOrDefault(kv => kv.Key == "redis_version").Value ?? "?";
-    }
-
     private async Task WaitUntilReadyAsync(CancellationToken ct)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);

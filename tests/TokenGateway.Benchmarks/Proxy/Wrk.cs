@@ -15,7 +15,7 @@ internal static partial class Wrk
         [
             .. cpus is null ? Array.Empty<string>() : ["taskset", "-c", cpus],
             "wrk", "-t", $"{threads}", "-c", $"{connections}", "-d", $"{seconds}s", "--timeout", "10s",
-            "-s", Path.Combine(AppContext.BaseDirectory, "chat.lua"), baseUrl + "/v1/chat/completions",
+            "-s", Path.Combine(AppContext.BaseDirectory, "Proxy", "chat.lua"), baseUrl + "/v1/chat/completions",
             "--", ChatRequest.Body(stream), ChatRequest.CompleteMarker(stream), key, .. headers,
         ];
         // NOTE: wrk's CPU time is read with the shell's `times` (children's user and system time) because

@@ -59,7 +59,7 @@ internal static class ProxyBenchmark
             Log("WARNING: the machine is busy; the figures will be noisy (see the 'CPU other' column).");
 
         await using var redis = await RedisProcess.StartAsync(ct);
-        var mockOptions = new MockUpstreamOptions();
+        var mockOptions = new MockUpstreamOptions { GzipWhenAccepted = options.MockGzip };
         await using var mock = await MockUpstreamServer.StartAsync(mockOptions, recordRequests: false);
         await using var yarp = await BareForwarder.StartAsync(mock.BaseUrl);
         await using var gateway = await GatewayUnderTest.StartAsync(mock.BaseUrl, redis.Configuration, mockOptions);
@@ -104,7 +104,7 @@ internal static class ProxyBenchmark
             $"wrk:      {MachineInfo.ToolVersion("wrk", "--version")}, {options.WrkThreads} thread(s), {(options.WrkCpus is null ? "not pinned" : "taskset -c " + options.WrkCpus)}",
             $"runs:     {options.WarmupSeconds} s warm-up (discarded) + {options.DurationSeconds} s measured per target, mode and connection count",
             $"redis:    {MachineInfo.ToolVersion("redis-server", "--version")}, no persistence",
-            $"mock:     {mockOptions.PromptTokens} prompt + {mockOptions.CompletionTokens} completion tokens; streams send {mockOptions.CompletionTokens} content deltas",
+            $"mock:     {mockOptions.PromptTokens} prompt + {mockOptions.CompletionTokens} completion tokens; streams send {mockOptions.CompletionTokens} content deltas; gzip for clients that accept it {(options.MockGzip ? "on" : "off")}",
             $"peer:     {portkeyNote}",
         ];
         var report = new Report(options, environment, gateway.CostMicros);

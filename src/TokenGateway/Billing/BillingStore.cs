@@ -23,7 +23,7 @@ internal sealed class BillingStore(RedisConnection redis, TimeProvider clock, IO
 
     private IDatabase Db => redis.Database;
 
-    private long GrantLifetimeMs => (long)TimeSpan.FromDays(_options.Billing.GrantExpiryDays).TotalMilliseconds;
+    private long GrantLifetimeMs => (long)_options.Billing.GrantLifetime.TotalMilliseconds;
 
     public long OverdraftMicros => Money.ToMicros(_options.Billing.OverdraftUsd) ?? 0;
 
@@ -80,7 +80,7 @@ internal sealed class BillingStore(RedisConnection redis, TimeProvider clock, IO
     {
         var keys = new AccountKeys(accountId);
         var now = clock.GetUtcNow();
-        var expires = expiresAt ?? now.AddMilliseconds(GrantLifetimeMs);
+        var expires = expiresAt ?? now + _options.Billing.GrantLifetime;
         var grantId = "grant_" + Guid.NewGuid().ToString("N")[..16];
         // NOTE: without an Idempotency-Key the marker is this grant's own id: never seen before, so never a replay.
         var idem = keys.Idempotency(idempotencyKey ?? grantId);

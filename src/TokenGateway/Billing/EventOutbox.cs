@@ -43,9 +43,8 @@ internal sealed class EventOutbox(RedisConnection redis, TimeProvider clock, IOp
     /// <returns>Events the outcome raised (the result of an auto-recharge), to deliver in turn.</returns>
     public async Task<IReadOnlyList<string>> FinishAsync(EventRef e, DeliveryOutcome outcome, DateTimeOffset retryAt = default, string reason = "")
     {
-        var lifetimeMs = (long)TimeSpan.FromDays(_options.Billing.GrantExpiryDays).TotalMilliseconds;
         var result = (RedisResult[])(await Finish.EvaluateAsync(redis.Database, new AccountKeys(e.AccountId).ScriptKeys(),
-            [Now, e.EventId, outcome.ToString().ToLowerInvariant(), retryAt.ToUnixTimeMilliseconds(), lifetimeMs, reason]))!;
+            [Now, e.EventId, outcome.ToString().ToLowerInvariant(), retryAt.ToUnixTimeMilliseconds(), (long)_options.Billing.GrantLifetime.TotalMilliseconds, reason]))!;
         return [.. result.Select(r => (string)r!)];
     }
 

@@ -49,6 +49,8 @@ public sealed class BillingOptions
     public decimal OverdraftUsd { get; set; }
     public decimal MinimumTopUpUsd { get; set; } = 5m;
     public int GrantExpiryDays { get; set; } = 365;
+    /// <summary>Lifetime of a grant given without an expiry (top-ups, auto-recharges).</summary>
+    public TimeSpan GrantLifetime => TimeSpan.FromDays(GrantExpiryDays);
     /// <summary>How often the sweep applies grant expiry to idle accounts and retries undelivered events.</summary>
     public int SweepSeconds { get; set; } = 60;
     public WebhookOptions Webhooks { get; set; } = new();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using TokenGateway.Testing;
 
 namespace TokenGateway.Benchmarks.Proxy;
 

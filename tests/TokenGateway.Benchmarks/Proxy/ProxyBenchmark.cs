@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
 using TokenGateway.MockUpstream;
+using TokenGateway.Testing;
 
 namespace TokenGateway.Benchmarks.Proxy;
 

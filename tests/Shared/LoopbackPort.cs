@@ -1,8 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace TokenGateway.Benchmarks.Proxy;
+namespace TokenGateway.Testing;
 
+/// <summary>Compiled into the test and benchmark projects.</summary>
 internal static class LoopbackPort
 {
     /// <summary>A port nothing listens on right now, for a child process that cannot be told to use port 0.</summary>

@@ -1,9 +1,12 @@
 using System.Diagnostics;
 using StackExchange.Redis;
 
-namespace TokenGateway.Benchmarks.Proxy;
+namespace TokenGateway.Testing;
 
-/// <summary>A throw-away redis-server on a free loopback port, without persistence, like the tests'.</summary>
+/// <summary>
+/// A throw-away redis-server on a free loopback port, without persistence, in a temporary folder removed
+/// afterwards. Shared by the tests' fixture and the proxy benchmark (compiled into both projects).
+/// </summary>
 internal sealed class RedisProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -13,13 +16,14 @@ internal sealed class RedisProcess : IAsyncDisposable
     {
         _process = process;
         _dir = dir;
-        Configuration = $"127.0.0.1:{port}";
+        Port = port;
     }
 
-    public string Configuration { get; }
+    public int Port { get; }
+    public string Configuration => $"127.0.0.1:{Port}";
     public Process Process => _process;
 
-    public static async Task<RedisProcess> StartAsync(CancellationToken ct)
+    public static async Task<RedisProcess> StartAsync(CancellationToken ct = default)
     {
         var dir = Directory.CreateTempSubdirectory("tg-bench-redis-").FullName;
         var port = LoopbackPort.Free();
@@ -37,7 +41,7 @@ internal sealed class RedisProcess : IAsyncDisposable
         catch (System.ComponentModel.Win32Exception e)
         {
             Directory.Delete(dir, recursive: true);
-            throw new InvalidOperationException("redis-server is not installed: run `apt-get install -y redis-server`.", e);
+            throw new InvalidOperationException("redis-server is not installed: run `apt-get install -y redis-server` (see .ci/run).", e);
         }
         process.OutputDataReceived += (_, _) => { };
         process.BeginOutputReadLine();

@@ -207,10 +207,13 @@ internal static partial class AdminEndpoints
             GroupBy = groupBy,
             From = start.Value.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
             To = end.Value.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-            Data = rows.Select(r => new Dictionary<string, object>
+            Data = rows.Select(r =>
             {
-                [groupField] = r.Group, ["requests"] = r.Requests, ["input_tokens"] = r.InputTokens, ["cached_tokens"] = r.CachedTokens,
-                ["output_tokens"] = r.OutputTokens, ["cost_usd"] = Money.ToUsd(r.CostMicros), ["cost_micros"] = r.CostMicros,
+                var row = new Dictionary<string, object> { [groupField] = r.Group, ["requests"] = r.Requests };
+                for (var i = 0; i < r.Metrics.Length; i++) row[BilledDimensions.ReportFields[i]] = r.Metrics[i];
+                row["cost_usd"] = Money.ToUsd(r.CostMicros);
+                row["cost_micros"] = r.CostMicros;
+                return row;
             }),
         });
     }
@@ -236,8 +239,10 @@ internal static partial class AdminEndpoints
             foreach (var (name, value) in e.Fields)
             {
                 if (name is "type" or "amount" or "balance" or "ts") continue;
-                // NOTE: token counts and amounts are numbers; ids and names stay strings.
-                entry[name] = name.EndsWith("_tokens", StringComparison.Ordinal) || name == "covered_debt"
+                // NOTE: token counts and amounts are numbers; ids and names stay strings; line items as OpenAI's Costs API shows them.
+                entry[name] = name == "line_items"
+                    ? BilledDimensions.DecodeLines(value).Select(l => new { line_item = l.LineItem, quantity = l.Quantity, amount_usd = l.AmountUsd }).ToList()
+                    : name.EndsWith("_tokens", StringComparison.Ordinal) || name.EndsWith("_calls", StringComparison.Ordinal) || name == "covered_debt"
                     ? long.Parse(value, CultureInfo.InvariantCulture) : value;
             }
             return entry;

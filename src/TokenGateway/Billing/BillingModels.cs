@@ -1,3 +1,6 @@
+using TokenGateway.Metering;
+using TokenGateway.Pricing;
+
 namespace TokenGateway.Billing;
 
 internal sealed record ReserveRequest(
@@ -10,8 +13,13 @@ internal enum ReserveStatus { Reserved, InvalidKey, ModelNotAllowed, Insufficien
 internal sealed record ReserveResult(
     ReserveStatus Status, long HoldMicros = 0, int GrantedOutputTokens = 0, string? Limit = null, long RoomMicros = 0, long NeededMicros = 0);
 
+/// <param name="Model">The priced model's label (a name from the pricing file), never the raw client string.</param>
+/// <param name="Usage">What was billed; default when nothing was (a released hold).</param>
 internal sealed record SettleRequest(
-    string AccountId, string KeyId, string RequestId, string Model, long CostMicros, long InputTokens, long CachedTokens, long OutputTokens);
+    string AccountId, string KeyId, string RequestId, string Model, Charge Charge, TokenUsage Usage)
+{
+    public long CostMicros => Charge.Micros;
+}
 
 internal sealed record SettleResult(bool AlreadySettled, long BalanceMicros);
 

@@ -65,11 +65,13 @@ internal sealed class BillingStore(RedisConnection redis, TimeProvider clock, IO
     {
         var keys = new AccountKeys(s.AccountId);
         var now = clock.GetUtcNow();
-        var result = (RedisResult[])(await Settle.EvaluateAsync(Db, keys.ScriptKeys(keys.Settled(s.RequestId), keys.UsageDay(Day(now))),
+        var ledger = BilledDimensions.LedgerFields(s.Usage, s.Charge);
+        List<RedisValue> args =
         [
-            s.RequestId, now.ToUnixTimeMilliseconds(), s.CostMicros, Month(now), s.KeyId, s.Model,
-            s.InputTokens, s.CachedTokens, s.OutputTokens, GrantLifetimeMs,
-        ]))!;
+            s.RequestId, now.ToUnixTimeMilliseconds(), s.CostMicros, Month(now), s.KeyId, s.Model, GrantLifetimeMs, ledger.Count / 2,
+            .. ledger, .. BilledDimensions.Counters(s.Usage),
+        ];
+        var result = (RedisResult[])(await Settle.EvaluateAsync(Db, keys.ScriptKeys(keys.Settled(s.RequestId), keys.UsageDay(Day(now))), [.. args]))!;
         // Soft-limit and auto-recharge events this settle raised: delivered in the background, never on the hot path.
         for (var i = 2; i < result.Length; i++) events.Enqueue(s.AccountId, (string)result[i]!);
         return new SettleResult(AlreadySettled: (int)result[0] == 1, BalanceMicros: (long)result[1]);

@@ -5,7 +5,8 @@ using TokenGateway.Redis;
 namespace TokenGateway.Billing;
 
 /// <summary>One row of the usage report: counters the settle script maintains, summed over a group.</summary>
-internal sealed record UsageRow(string Group, long Requests, long InputTokens, long CachedTokens, long OutputTokens, long CostMicros);
+/// <param name="Metrics">Sums of <see cref="BilledDimensions.Metrics"/>, in that order.</param>
+internal sealed record UsageRow(string Group, long Requests, long CostMicros, long[] Metrics);
 
 /// <summary>
 /// Usage by day, model or key, read from the per-day hashes the settle script increments
@@ -35,15 +36,16 @@ internal sealed class UsageReport(RedisConnection redis)
                     "key" => field[(keyAt + 1)..metricAt],
                     _ => days[i].ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
                 };
-                var slot = field[(metricAt + 1)..] switch
+                var metric = field[(metricAt + 1)..];
+                var slot = metric switch
                 {
-                    "requests" => 0, "input" => 1, "cached" => 2, "output" => 3, "cost" => 4, _ => -1,
+                    "requests" => 0, "cost" => 1, _ => Array.IndexOf(BilledDimensions.Metrics, metric) is var m and >= 0 ? m + 2 : -1,
                 };
                 if (slot < 0) continue;
-                if (!rows.TryGetValue(group, out var sums)) rows[group] = sums = new long[5];
+                if (!rows.TryGetValue(group, out var sums)) rows[group] = sums = new long[BilledDimensions.Metrics.Length + 2];
                 sums[slot] += (long)entry.Value;
             }
         }
-        return [.. rows.Select(r => new UsageRow(r.Key, r.Value[0], r.Value[1], r.Value[2], r.Value[3], r.Value[4]))];
+        return [.. rows.Select(r => new UsageRow(r.Key, r.Value[0], r.Value[1], r.Value[2..]))];
     }
 }

@@ -80,6 +80,8 @@ public sealed class MeteringOptions
     public int MinimumOutputTokens { get; set; } = 16;
     /// <summary>Worst-case output of a model whose price entry has no <c>max_output_tokens</c>.</summary>
     public int DefaultMaxOutputTokens { get; set; } = 16384;
+    /// <summary>Built-in tool calls (web search, file search) a hold assumes when a request offers such a tool without <c>max_tool_calls</c>.</summary>
+    public int MaxToolCallsHeld { get; set; } = 16;
 }
 
 public sealed class KeyOptions

@@ -36,6 +36,7 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Check(o.Metering.HoldTtlSeconds > 0, "Metering:HoldTtlSeconds", "must be positive.");
         Check(o.Metering.MinimumOutputTokens > 0, "Metering:MinimumOutputTokens", "must be positive.");
         Check(o.Metering.DefaultMaxOutputTokens > 0, "Metering:DefaultMaxOutputTokens", "must be positive.");
+        Check(o.Metering.MaxToolCallsHeld >= 0, "Metering:MaxToolCallsHeld", "must be zero or more.");
         Check(string.IsNullOrEmpty(o.Admin.Token) || (o.Admin.Token.Length >= 16 && !o.Admin.Token.Contains("REPLACE_ME", StringComparison.OrdinalIgnoreCase)),
             "Admin:Token", "must be at least 16 characters and not a placeholder (leave it empty to turn the admin API off).");
         Check(o.Keys.RotationGraceSeconds >= 0, "Keys:RotationGraceSeconds", "must be zero or more.");

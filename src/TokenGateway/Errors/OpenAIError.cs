@@ -32,6 +32,9 @@ internal static class OpenAIError
     public static IResult Result(int status, string type, string code, string message, string? param = null) =>
         Results.Json(new { error = new { message, type, param, code } }, statusCode: status);
 
+    /// <summary>A client string as an error message may quote it: at most the first 100 characters.</summary>
+    public static string Quote(string clientString) => clientString.Length <= 100 ? clientString : clientString[..100] + "…";
+
     public static Task InvalidRequest(HttpContext c, string message, string? param = null) =>
         WriteAsync(c, StatusCodes.Status400BadRequest, "invalid_request_error", "invalid_request", message, param);
 

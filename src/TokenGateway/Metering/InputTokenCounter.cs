@@ -25,7 +25,7 @@ internal static class InputTokenCounter
     public static long Count(InspectedRequest request, ReadOnlySpan<byte> body)
     {
         var tokenizer = TiktokenTokenizer.CreateForModel(request.Model);
-        var reader = new Utf8JsonReader(body);
+        var reader = new Utf8JsonReader(body, RequestInspector.ReaderOptions);
         long tokens = request.Endpoint == MeteredEndpoint.ChatCompletions ? ReplyPriming : 0;
         reader.Read();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)

@@ -4,30 +4,48 @@ using System.Text.Json;
 namespace TokenGateway.Metering;
 
 /// <summary>
-/// Finds <c>usage</c> in a JSON document fed in arbitrary chunks as it streams to the client, with a
-/// <see cref="Utf8JsonReader"/> that keeps its state between chunks: no DOM, and only the bytes of one
-/// unfinished token are kept. Understands Chat/Completions/Embeddings (<c>prompt_tokens</c>,
-/// <c>completion_tokens</c>, <c>prompt_tokens_details.cached_tokens</c>) and Responses
-/// (<c>input_tokens</c>, <c>output_tokens</c>, <c>input_tokens_details.cached_tokens</c>), at the top
-/// level or inside a top-level <c>response</c> object (Responses streaming events).
+/// Finds what a response bills in a JSON document fed in arbitrary chunks as it streams to the client,
+/// with a <see cref="Utf8JsonReader"/> that keeps its state between chunks: no DOM, and only the bytes of
+/// one unfinished token are kept. At the top level, or inside a top-level <c>response</c> object
+/// (Responses streaming events), it reads:
+/// <list type="bullet">
+/// <item><c>usage</c>: Chat/Completions/Embeddings (<c>prompt_tokens</c>, <c>completion_tokens</c>,
+/// <c>prompt_tokens_details</c>, <c>completion_tokens_details</c>) and Responses (<c>input_tokens</c>,
+/// <c>output_tokens</c>, <c>input_tokens_details</c>, <c>output_tokens_details</c>); details:
+/// <c>cached_tokens</c>, <c>audio_tokens</c>, <c>image_tokens</c>, <c>cache_write_tokens</c>, <c>reasoning_tokens</c>;</item>
+/// <item><c>service_tier</c>: the tier that served the request;</item>
+/// <item><c>output[]</c> items of type <c>web_search_call</c> and <c>file_search_call</c> (priced per call).</item>
+/// </list>
 /// </summary>
 internal sealed class JsonUsageScanner
 {
-    private enum Name { Other, Usage, Response, Prompt, Completion, Input, Output, Details, Cached }
+    private enum Name { Other, Usage, Response, Prompt, Completion, InputDetails, OutputDetails, Cached, Audio, Image, CacheWrite, Reasoning, ServiceTier, Output, Type }
+
+    private enum Details { None, Input, Output }
+
+    private static readonly JsonReaderOptions Options = new() { MaxDepth = 512 };
 
     private readonly ArrayBufferWriter<byte> _pending = new(256);
-    private JsonReaderState _state = new(new JsonReaderOptions { MaxDepth = 512 });
+    private JsonReaderState _state = new(Options);
     private Name _name;
     private int _usageDepth = -1;   // depth of the usage object's members, when inside it
+    private int _itemsDepth = -1;   // depth of the output array's items, when inside it
     private bool _inResponse;
-    private bool _inDetails;
-    private long _input, _cached, _output;
+    private Details _details;
+    private long _input, _cached, _cacheWrite, _audioIn, _imageIn, _output, _reasoning, _audioOut, _webSearches, _fileSearches;
+    private string? _serviceTier;
     private bool _sawUsage;
 
     public bool Failed { get; private set; }
 
     /// <summary>The usage, once a complete <c>usage</c> object with token counts has been read.</summary>
-    public TokenUsage? Usage => _sawUsage ? new TokenUsage(_input, _cached, _output) : null;
+    public TokenUsage? Usage => _sawUsage
+        ? new TokenUsage(_input, _cached, _output)
+        {
+            CacheWrite = _cacheWrite, AudioInput = _audioIn, ImageInput = _imageIn, Reasoning = _reasoning, AudioOutput = _audioOut,
+            WebSearchCalls = _webSearches, FileSearchCalls = _fileSearches, ServiceTier = _serviceTier,
+        }
+        : null;
 
     public void Feed(ReadOnlySpan<byte> chunk)
     {
@@ -43,7 +61,7 @@ internal sealed class JsonUsageScanner
         {
             consumed = Scan(data, isFinalBlock: false);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             Failed = true;
             return;
@@ -56,14 +74,15 @@ internal sealed class JsonUsageScanner
     /// <summary>Scans one complete document (an SSE <c>data:</c> payload); state starts afresh.</summary>
     public void ScanDocument(ReadOnlySpan<byte> document)
     {
-        _state = new JsonReaderState(new JsonReaderOptions { MaxDepth = 512 });
-        _usageDepth = -1;
-        _inResponse = _inDetails = false;
+        _state = new JsonReaderState(Options);
+        _usageDepth = _itemsDepth = -1;
+        _inResponse = false;
+        _details = Details.None;
         try
         {
             Scan(document, isFinalBlock: true);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             // NOTE: one malformed event must not stop metering of the rest of the stream.
         }
@@ -75,23 +94,38 @@ internal sealed class JsonUsageScanner
         while (reader.Read())
         {
             var depth = reader.CurrentDepth;
+            // Members of the document, or of its "response" object: where usage, service_tier and output live.
+            var carrier = depth == 1 || (depth == 2 && _inResponse);
             switch (reader.TokenType)
             {
                 case JsonTokenType.PropertyName:
                     _name = NameOf(ref reader);
                     break;
                 case JsonTokenType.StartObject:
-                    if (_usageDepth < 0 && _name == Name.Usage && (depth == 1 || (depth == 2 && _inResponse)))
+                    if (_usageDepth < 0 && _name == Name.Usage && carrier)
                     {
                         _usageDepth = depth + 1;
-                        _input = _cached = _output = 0;
+                        _input = _cached = _cacheWrite = _audioIn = _imageIn = _output = _reasoning = _audioOut = 0;
                     }
                     else if (_usageDepth < 0 && _name == Name.Response && depth == 1) _inResponse = true;
-                    else if (_usageDepth > 0 && depth == _usageDepth && _name == Name.Details) _inDetails = true;
+                    else if (_usageDepth > 0 && depth == _usageDepth)
+                        _details = _name == Name.InputDetails ? Details.Input : _name == Name.OutputDetails ? Details.Output : Details.None;
                     _name = Name.Other;
                     break;
+                case JsonTokenType.StartArray:
+                    if (_itemsDepth < 0 && _usageDepth < 0 && _name == Name.Output && carrier)
+                    {
+                        // NOTE: a later output array (response.completed after response.created) replaces the earlier count.
+                        _itemsDepth = depth + 1;
+                        _webSearches = _fileSearches = 0;
+                    }
+                    _name = Name.Other;
+                    break;
+                case JsonTokenType.EndArray:
+                    if (depth == _itemsDepth - 1) _itemsDepth = -1;
+                    break;
                 case JsonTokenType.EndObject:
-                    if (_inDetails && depth == _usageDepth) _inDetails = false;
+                    if (_details != Details.None && depth == _usageDepth) _details = Details.None;
                     else if (_usageDepth > 0 && depth == _usageDepth - 1)
                     {
                         _usageDepth = -1;
@@ -99,14 +133,22 @@ internal sealed class JsonUsageScanner
                     }
                     else if (_inResponse && depth == 1) _inResponse = false;
                     break;
+                case JsonTokenType.String:
+                    if (_name == Name.ServiceTier && carrier && _usageDepth < 0) _serviceTier = TierOf(ref reader);
+                    else if (_name == Name.Type && _itemsDepth > 0 && depth == _itemsDepth + 1)
+                    {
+                        if (reader.ValueTextEquals("web_search_call"u8)) _webSearches++;
+                        else if (reader.ValueTextEquals("file_search_call"u8)) _fileSearches++;
+                    }
+                    break;
                 case JsonTokenType.Number when _usageDepth > 0:
                     if (!reader.TryGetInt64(out var value) || value < 0) break;
                     if (depth == _usageDepth)
                     {
-                        if (_name is Name.Prompt or Name.Input) _input = value;
-                        else if (_name is Name.Completion or Name.Output) _output = value;
+                        if (_name == Name.Prompt) _input = value;
+                        else if (_name == Name.Completion) _output = value;
                     }
-                    else if (_inDetails && depth == _usageDepth + 1 && _name == Name.Cached) _cached = value;
+                    else if (depth == _usageDepth + 1) Detail(value);
                     break;
             }
         }
@@ -114,14 +156,40 @@ internal sealed class JsonUsageScanner
         return (int)reader.BytesConsumed;
     }
 
+    private void Detail(long value)
+    {
+        switch (_details, _name)
+        {
+            case (Details.Input, Name.Cached): _cached = value; break;
+            case (Details.Input, Name.Audio): _audioIn = value; break;
+            case (Details.Input, Name.Image): _imageIn = value; break;
+            case (Details.Input, Name.CacheWrite): _cacheWrite = value; break;
+            case (Details.Output, Name.Reasoning): _reasoning = value; break;
+            case (Details.Output, Name.Audio): _audioOut = value; break;
+        }
+    }
+
+    /// <summary>A tier name from the gateway's own vocabulary: an upstream's string is never kept as it is.</summary>
+    private static string TierOf(ref Utf8JsonReader r) =>
+        r.ValueTextEquals("flex"u8) ? "flex"
+        : r.ValueTextEquals("priority"u8) ? "priority"
+        : r.ValueTextEquals("scale"u8) ? "scale"
+        : "default";
+
     private static Name NameOf(ref Utf8JsonReader r) =>
         r.ValueTextEquals("usage"u8) ? Name.Usage
         : r.ValueTextEquals("response"u8) ? Name.Response
-        : r.ValueTextEquals("prompt_tokens"u8) ? Name.Prompt
-        : r.ValueTextEquals("completion_tokens"u8) ? Name.Completion
-        : r.ValueTextEquals("input_tokens"u8) ? Name.Input
-        : r.ValueTextEquals("output_tokens"u8) ? Name.Output
-        : r.ValueTextEquals("prompt_tokens_details"u8) || r.ValueTextEquals("input_tokens_details"u8) ? Name.Details
+        : r.ValueTextEquals("prompt_tokens"u8) || r.ValueTextEquals("input_tokens"u8) ? Name.Prompt
+        : r.ValueTextEquals("completion_tokens"u8) || r.ValueTextEquals("output_tokens"u8) ? Name.Completion
+        : r.ValueTextEquals("prompt_tokens_details"u8) || r.ValueTextEquals("input_tokens_details"u8) ? Name.InputDetails
+        : r.ValueTextEquals("completion_tokens_details"u8) || r.ValueTextEquals("output_tokens_details"u8) ? Name.OutputDetails
         : r.ValueTextEquals("cached_tokens"u8) ? Name.Cached
+        : r.ValueTextEquals("audio_tokens"u8) ? Name.Audio
+        : r.ValueTextEquals("image_tokens"u8) ? Name.Image
+        : r.ValueTextEquals("cache_write_tokens"u8) ? Name.CacheWrite
+        : r.ValueTextEquals("reasoning_tokens"u8) ? Name.Reasoning
+        : r.ValueTextEquals("service_tier"u8) ? Name.ServiceTier
+        : r.ValueTextEquals("output"u8) ? Name.Output
+        : r.ValueTextEquals("type"u8) ? Name.Type
         : Name.Other;
 }

@@ -18,7 +18,7 @@ internal static class RequestBodyRewriter
         var output = new ArrayBufferWriter<byte>(body.Length + 64);
         using (var writer = new Utf8JsonWriter(output))
         {
-            var reader = new Utf8JsonReader(body);
+            var reader = new Utf8JsonReader(body, RequestInspector.ReaderOptions);
             reader.Read();
             writer.WriteStartObject();
             ReadOnlySpan<byte> streamOptions = default;
@@ -50,7 +50,7 @@ internal static class RequestBodyRewriter
         writer.WriteStartObject("stream_options");
         if (original.Length > 0 && original[0] == (byte)'{')
         {
-            var reader = new Utf8JsonReader(original);
+            var reader = new Utf8JsonReader(original, RequestInspector.ReaderOptions);
             reader.Read();
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {

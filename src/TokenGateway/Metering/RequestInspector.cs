@@ -1,37 +1,62 @@
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace TokenGateway.Metering;
 
-/// <summary>Reads the top-level fields of a request body with a <see cref="Utf8JsonReader"/>.</summary>
+/// <summary>
+/// The one reader of a request body: validates what every later reader relies on (UTF-8, escapes,
+/// depth, one value per metered field) and reads the top-level fields the hot path needs. A body it
+/// accepts can be read by <see cref="InputTokenCounter"/> and <see cref="RequestBodyRewriter"/> without
+/// an exception; a body it refuses gets a 400 before anything is reserved or forwarded.
+/// </summary>
 internal static class RequestInspector
 {
+    /// <summary>Deeper than this is refused; every reader of the body uses the same options.</summary>
+    public const int MaxDepth = 128;
+
+    public static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = MaxDepth };
+
+    private static readonly string[] MeteredFields = ["model", "stream", "stream_options", "max_tokens", "max_completion_tokens", "max_output_tokens", "n", "best_of", "service_tier", "max_tool_calls", "tools"];
+
     /// <summary>Returns the request, or an error message (with the offending parameter) for a 400.</summary>
     public static (InspectedRequest? Request, string? Error, string? Param) Inspect(MeteredEndpoint endpoint, ReadOnlySpan<byte> body)
     {
+        if (!Utf8.IsValid(body))
+            return (null, "The request body is not valid UTF-8.", null);
         try
         {
+            if (HasEscapedSurrogate(body) && FindInvalidString(body))
+                return (null, "The request body contains a string with an unpaired UTF-16 surrogate escape (such as \"\\ud83d\" alone), which is not valid Unicode.", null);
             return Read(endpoint, body);
         }
         catch (JsonException)
         {
-            return (null, "We could not parse the JSON body of your request. The gateway expects a JSON object (and so does the OpenAI API).", null);
+            return (null, $"We could not parse the JSON body of your request: it must be valid JSON, nested at most {MaxDepth} levels deep.", null);
         }
     }
 
     private static (InspectedRequest?, string?, string?) Read(MeteredEndpoint endpoint, ReadOnlySpan<byte> body)
     {
-        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256 });
+        var reader = new Utf8JsonReader(body, ReaderOptions);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             return (null, "The request body must be a JSON object.", null);
 
-        string? model = null;
-        bool stream = false;
-        int? maxOutput = null;
+        string? model = null, serviceTier = null;
+        bool stream = false, pricedTools = false;
+        int? maxOutput = null, maxToolCalls = null;
         int n = 1, bestOf = 1;
         bool? includeUsage = null;
+        var seen = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var name = reader.GetString()!;
+            var field = Array.IndexOf(MeteredFields, name);
+            if (field >= 0)
+            {
+                // NOTE: parsers disagree on which duplicate wins; the hold must be for what the upstream will do.
+                if ((seen & (1 << field)) != 0) return (null, $"'{name}' is given more than once.", name);
+                seen |= 1 << field;
+            }
             reader.Read();
             switch (name)
             {
@@ -45,18 +70,31 @@ internal static class RequestInspector
                     break;
                 case "max_tokens" or "max_completion_tokens" or "max_output_tokens":
                     if (reader.TokenType == JsonTokenType.Null) break;
-                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var max) || max < 1)
-                        return (null, $"'{name}' must be a positive integer.", name);
-                    maxOutput = maxOutput is int other ? Math.Min(other, max) : max;
+                    if (!PositiveInt(ref reader, out var max)) return (null, $"'{name}' must be a positive integer.", name);
+                    maxOutput = Math.Max(maxOutput ?? 0, max);
                     break;
                 case "n" or "best_of":
                     if (reader.TokenType == JsonTokenType.Null) break;
-                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var count) || count is < 1 or > 128)
-                        return (null, $"'{name}' must be an integer between 1 and 128.", name);
+                    if (!PositiveInt(ref reader, out var count) || count > 128) return (null, $"'{name}' must be an integer between 1 and 128.", name);
                     if (name == "n") n = count; else bestOf = count;
                     break;
-                case "stream_options" when reader.TokenType == JsonTokenType.StartObject:
-                    includeUsage = ReadIncludeUsage(ref reader);
+                case "stream_options":
+                    if (reader.TokenType == JsonTokenType.Null) break;
+                    if (reader.TokenType != JsonTokenType.StartObject) return (null, "'stream_options' must be an object.", "stream_options");
+                    if (!ReadIncludeUsage(ref reader, out includeUsage)) return (null, "'stream_options.include_usage' must be a boolean.", "stream_options");
+                    break;
+                case "service_tier":
+                    if (reader.TokenType == JsonTokenType.Null) break;
+                    if (reader.TokenType != JsonTokenType.String) return (null, "'service_tier' must be a string.", "service_tier");
+                    serviceTier = reader.GetString();
+                    break;
+                case "max_tool_calls":
+                    if (reader.TokenType == JsonTokenType.Null) break;
+                    if (!PositiveInt(ref reader, out var calls)) return (null, "'max_tool_calls' must be a positive integer.", "max_tool_calls");
+                    maxToolCalls = calls;
+                    break;
+                case "tools" when reader.TokenType == JsonTokenType.StartArray:
+                    pricedTools = HasPricedTool(ref reader);
                     break;
                 default:
                     reader.Skip();
@@ -69,21 +107,86 @@ internal static class RequestInspector
             return (null, "You must provide a model parameter.", "model");
         if (endpoint == MeteredEndpoint.Embeddings && stream)
             return (null, "Embeddings cannot be streamed.", "stream");
-        return (new InspectedRequest(endpoint, model, stream, maxOutput, Math.Max(n, bestOf), includeUsage), null, null);
+        return (new InspectedRequest(endpoint, model, stream, maxOutput, Math.Max(n, bestOf), includeUsage, serviceTier, maxToolCalls, pricedTools), null, null);
     }
 
-    private static bool? ReadIncludeUsage(ref Utf8JsonReader reader)
+    private static bool PositiveInt(ref Utf8JsonReader reader, out int value)
     {
-        bool? includeUsage = null;
+        value = 0;
+        return reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out value) && value >= 1;
+    }
+
+    /// <summary>Reads <c>include_usage</c> of a <c>stream_options</c> object; false when it is not a boolean.</summary>
+    private static bool ReadIncludeUsage(ref Utf8JsonReader reader, out bool? includeUsage)
+    {
+        includeUsage = null;
         var depth = reader.CurrentDepth;
-        while (reader.Read() && !(reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == depth))
+        while (reader.Read() && reader.CurrentDepth > depth)
         {
-            if (reader.TokenType != JsonTokenType.PropertyName || reader.CurrentDepth != depth + 1) continue;
             var isIncludeUsage = reader.ValueTextEquals("include_usage"u8);
             reader.Read();
-            if (isIncludeUsage && reader.TokenType is JsonTokenType.True or JsonTokenType.False) includeUsage = reader.GetBoolean();
+            if (isIncludeUsage)
+            {
+                if (includeUsage is not null) return false;
+                if (reader.TokenType is JsonTokenType.True or JsonTokenType.False) includeUsage = reader.GetBoolean();
+                else if (reader.TokenType != JsonTokenType.Null) return false;
+            }
             else reader.Skip();
         }
-        return includeUsage;
+        return true;
+    }
+
+    /// <summary>True when a tool of the array is one OpenAI charges per call (web_search*, file_search).</summary>
+    private static bool HasPricedTool(ref Utf8JsonReader reader)
+    {
+        var found = false;
+        var depth = reader.CurrentDepth;
+        while (reader.Read() && reader.CurrentDepth > depth)
+        {
+            if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == depth + 2 && reader.ValueTextEquals("type"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.String)
+                {
+                    var type = reader.GetString()!;
+                    found |= type.StartsWith("web_search", StringComparison.Ordinal) || type == "file_search";
+                }
+            }
+            else if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && reader.CurrentDepth > depth + 1) reader.Skip();
+        }
+        return found;
+    }
+
+    /// <summary>A cheap test first: only a body with a <c>\uD8..</c>–<c>\uDF..</c> escape needs every string decoded.</summary>
+    private static bool HasEscapedSurrogate(ReadOnlySpan<byte> body)
+    {
+        for (var i = body.IndexOf("\\u"u8); i >= 0 && i + 3 < body.Length; )
+        {
+            if (body[i + 2] is (byte)'d' or (byte)'D' && body[i + 3] is >= (byte)'8' and <= (byte)'9' or >= (byte)'a' and <= (byte)'f' or >= (byte)'A' and <= (byte)'F')
+                return true;
+            var next = body[(i + 2)..].IndexOf("\\u"u8);
+            i = next < 0 ? -1 : i + 2 + next;
+        }
+        return false;
+    }
+
+    /// <summary>Decodes every escaped string and property name: .NET refuses an unpaired surrogate there.</summary>
+    private static bool FindInvalidString(ReadOnlySpan<byte> body)
+    {
+        var reader = new Utf8JsonReader(body, ReaderOptions);
+        Span<char> scratch = stackalloc char[256];
+        while (reader.Read())
+        {
+            if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName) || !reader.ValueIsEscaped) continue;
+            try
+            {
+                _ = reader.ValueSpan.Length <= 256 ? reader.CopyString(scratch) : reader.GetString()!.Length;
+            }
+            catch (InvalidOperationException)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 }

@@ -29,8 +29,9 @@ internal sealed class StreamEventReader(MeteredEndpoint endpoint)
         {
             return endpoint == MeteredEndpoint.Responses ? ReadResponsesEvent(data) : ReadChoicesChunk(data);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // NOTE: an upstream's malformed event (bad JSON, invalid UTF-8) is passed on, never a reason to fail the request.
             return false;
         }
     }

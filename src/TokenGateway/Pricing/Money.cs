@@ -24,4 +24,7 @@ internal static class Money
 
     /// <summary>Pico-USD to micro-USD, rounded up: the one rounding of a request.</summary>
     public static long CeilToMicros(long picos) => picos <= 0 ? 0 : (picos + PicosPerMicro - 1) / PicosPerMicro;
+
+    /// <summary>The same for an exact decimal amount (a tier multiplier can make it fractional).</summary>
+    public static long CeilToMicros(decimal picos) => picos <= 0 ? 0 : (long)decimal.Ceiling(picos / PicosPerMicro);
 }

@@ -27,7 +27,7 @@ internal sealed partial class PricingCatalog : IDisposable
             _table = PricingTable.Parse(bytes);
             _contentHash = Hash(bytes);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
         {
             throw new OptionsValidationException(GatewayOptions.Section, typeof(GatewayOptions),
                 [$"{GatewayOptions.Section}:Pricing:File '{_path}' could not be loaded: {e.Message}"]);
@@ -57,8 +57,10 @@ internal sealed partial class PricingCatalog : IDisposable
             _contentHash = hash;
             Log.Loaded(_logger, _path, _table.Count);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or System.Text.Json.JsonException)
+        catch (Exception e)
         {
+            // NOTE: this runs on a timer thread, where any exception would end the process: whatever the file
+            // holds, the previous prices stay in force and one error is logged.
             Log.ReloadFailed(_logger, _path, e.Message);
         }
     }

@@ -1,65 +1,82 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace TokenGateway.Pricing;
 
-/// <summary>An immutable pricing file: exact names win, then the longest <c>prefix*</c>, then <c>"*"</c>.</summary>
-internal sealed class PricingTable
+/// <summary>The model a request names, matched to a price, and the label it is reported under.</summary>
+/// <param name="Label">A name from the pricing file (the exact name or alias, else the entry): never the raw client string.</param>
+internal readonly record struct PriceMatch(ModelPrice Price, string Label);
+
+/// <summary>
+/// An immutable pricing file (schema: docs/pricing.md). Matching: an exact name or alias, then a dated
+/// snapshot (<c>name-YYYY-MM-DD</c>) of an entry that allows them, then the longest <c>prefix*</c>
+/// (operators' own files only), then <c>"*"</c>.
+/// </summary>
+internal sealed partial class PricingTable
 {
-    private readonly Dictionary<string, ModelPrice> _exact;
+    private readonly Dictionary<string, (ModelPrice Price, bool DatedSnapshots)> _exact;
     private readonly (string Prefix, ModelPrice Price)[] _prefixes;
 
-    private PricingTable(Dictionary<string, ModelPrice> exact, (string, ModelPrice)[] prefixes)
+    private PricingTable(Dictionary<string, (ModelPrice, bool)> exact, (string, ModelPrice)[] prefixes, int entries)
     {
         _exact = exact;
         _prefixes = prefixes;
+        Count = entries;
     }
 
-    public int Count => _exact.Count + _prefixes.Length;
+    /// <summary>Entries in the file (aliases not counted).</summary>
+    public int Count { get; }
 
-    public ModelPrice? Find(string model)
+    [GeneratedRegex(@"^(?<base>.+)-\d{4}-\d{2}-\d{2}\z")]
+    private static partial Regex DatedSnapshot();
+
+    public PriceMatch? Find(string model)
     {
-        if (_exact.TryGetValue(model, out var price)) return price;
-        foreach (var (prefix, p) in _prefixes)
-            if (model.StartsWith(prefix, StringComparison.Ordinal)) return p;
+        if (_exact.TryGetValue(model, out var exact)) return new PriceMatch(exact.Price, model);
+        if (DatedSnapshot().Match(model) is { Success: true } dated && _exact.TryGetValue(dated.Groups["base"].Value, out var snapshotOf)
+            && snapshotOf.DatedSnapshots) return new PriceMatch(snapshotOf.Price, snapshotOf.Price.Entry);
+        foreach (var (prefix, price) in _prefixes)
+            if (model.StartsWith(prefix, StringComparison.Ordinal)) return new PriceMatch(price, price.Entry);
         return null;
     }
 
-    /// <summary>Parses a pricing file; throws <see cref="FormatException"/> naming the bad entry.</summary>
+    /// <summary>Parses and validates a pricing file; throws <see cref="FormatException"/> naming the bad entry and field.</summary>
     public static PricingTable Parse(ReadOnlySpan<byte> json)
     {
-        using var doc = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-        if (!doc.RootElement.TryGetProperty("models", out var models) || models.ValueKind != JsonValueKind.Object)
-            throw new FormatException("the pricing file needs an object \"models\".");
-        var exact = new Dictionary<string, ModelPrice>(StringComparer.Ordinal);
-        var prefixes = new List<(string, ModelPrice)>();
-        foreach (var entry in models.EnumerateObject())
+        JsonDocument doc;
+        try
         {
-            var price = ParseEntry(entry.Name, entry.Value);
-            if (entry.Name.EndsWith('*')) prefixes.Add((entry.Name[..^1], price));
-            else exact[entry.Name] = price;
+            doc = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, AllowDuplicateProperties = false });
         }
-        // NOTE: longest prefix first, so "gpt-4o-mini*" wins over "gpt-4o*"; "*" (empty prefix) comes last.
-        return new PricingTable(exact, [.. prefixes.OrderByDescending(p => p.Item1.Length)]);
-    }
-
-    private static ModelPrice ParseEntry(string name, JsonElement e)
-    {
-        long Picos(string field, long? fallback)
+        catch (JsonException e)
         {
-            if (!e.TryGetProperty(field, out var v) || v.ValueKind == JsonValueKind.Null)
-                return fallback ?? throw new FormatException($"model \"{name}\" has no \"{field}\" price.");
-            if (v.ValueKind != JsonValueKind.Number || !v.TryGetDecimal(out var usd) || usd < 0 || Money.PicosPerToken(usd) is not long picos)
-                throw new FormatException($"model \"{name}\": \"{field}\" must be a non-negative USD amount per 1M tokens with at most 6 decimals.");
-            return picos;
+            throw new FormatException($"the pricing file is not valid JSON: {e.Message}");
         }
-        if (e.ValueKind != JsonValueKind.Object) throw new FormatException($"model \"{name}\" must be an object.");
-        var input = Picos("input", null);
-        int? maxOutput = null;
-        if (e.TryGetProperty("max_output_tokens", out var m))
+        using (doc)
         {
-            if (!m.TryGetInt32(out var max) || max <= 0) throw new FormatException($"model \"{name}\": \"max_output_tokens\" must be a positive integer.");
-            maxOutput = max;
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("models", out var models) || models.ValueKind != JsonValueKind.Object)
+                throw new FormatException("the pricing file needs an object \"models\".");
+            var defaults = PriceFileReader.ReadDefaults(root);
+            var exact = new Dictionary<string, (ModelPrice, bool)>(StringComparer.Ordinal);
+            var prefixes = new List<(string, ModelPrice)>();
+            var entries = 0;
+            foreach (var entry in models.EnumerateObject())
+            {
+                entries++;
+                var (price, aliases, datedSnapshots) = PriceFileReader.ReadEntry(entry.Name, entry.Value, defaults);
+                if (entry.Name.EndsWith('*'))
+                {
+                    prefixes.Add((entry.Name[..^1], price));
+                    continue;
+                }
+                foreach (var name in aliases.Prepend(entry.Name))
+                {
+                    if (!exact.TryAdd(name, (price, datedSnapshots && name == entry.Name))) throw new FormatException($"model \"{name}\" is listed twice.");
+                }
+            }
+            // NOTE: longest prefix first, so "gpt-4o-mini*" wins over "gpt-4o*"; "*" (empty prefix) comes last.
+            return new PricingTable(exact, [.. prefixes.OrderByDescending(p => p.Item1.Length)], entries);
         }
-        return new ModelPrice(name, input, Picos("cached_input", input), Picos("output", 0), maxOutput);
     }
 }

@@ -1,3 +1,4 @@
+using TokenGateway.Metering;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -58,8 +59,8 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
         {
             var price = app.Services.GetRequiredService<PricingCatalog>().Current.Find(ChatRequest.Model)
                 ?? throw new InvalidOperationException($"{ChatRequest.Model} has no price.");
-            gateway.CostMicros = price.CostMicros(mock.PromptTokens ?? throw new InvalidOperationException("The mock must report fixed prompt tokens."),
-                mock.CachedTokens, mock.CompletionTokens);
+            gateway.CostMicros = price.Price.Cost(new TokenUsage(mock.PromptTokens ?? throw new InvalidOperationException("The mock must report fixed prompt tokens."),
+                mock.CachedTokens, mock.CompletionTokens)).Micros;
             await gateway.FundAsync();
             return gateway;
         }

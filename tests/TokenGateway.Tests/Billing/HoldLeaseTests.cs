@@ -1,3 +1,5 @@
+using TokenGateway.Pricing;
+using TokenGateway.Metering;
 using Microsoft.Extensions.DependencyInjection;
 using TokenGateway.Billing;
 using TokenGateway.Keys;
@@ -32,8 +34,8 @@ public sealed class HoldLeaseTests(RedisServer redis) : IClassFixture<RedisServe
         Assert.Single(await gw.LedgerAsync(account));
 
         // A settle arriving after the lease ended still charges what was used, once.
-        var settled = await billing.SettleAsync(new SettleRequest(account, keyRef.KeyId, "req_crashed", "gpt-4o", 1234, 10, 0, 100));
-        var again = await billing.SettleAsync(new SettleRequest(account, keyRef.KeyId, "req_crashed", "gpt-4o", 1234, 10, 0, 100));
+        var settled = await billing.SettleAsync(new SettleRequest(account, keyRef.KeyId, "req_crashed", "gpt-4o", new Charge(1234, []), new TokenUsage(10, 0, 100)));
+        var again = await billing.SettleAsync(new SettleRequest(account, keyRef.KeyId, "req_crashed", "gpt-4o", new Charge(1234, []), new TokenUsage(10, 0, 100)));
         Assert.False(settled.AlreadySettled);
         Assert.True(again.AlreadySettled);
         Assert.Equal(5_000_000 - 1234, await gw.BalanceMicrosAsync(account));

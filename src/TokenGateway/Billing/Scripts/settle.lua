@@ -1,11 +1,12 @@
 -- Settle: replace the hold by the actual cost, append the ledger entry and the usage counters, and
 -- raise the month's soft-limit event and an auto-recharge when this debit crosses them.
 -- Idempotent by request id. KEYS[9] = settled marker for this request, KEYS[10] = the day's usage hash.
--- ARGV: request id, now ms, cost, month (yyyymm), key id, model, input, cached, output tokens,
--- lifetime of an auto-recharge grant (ms).
+-- ARGV: request id, now ms, cost, month (yyyymm), key id, model label, lifetime of an auto-recharge
+-- grant (ms), n; then n ledger field/value pairs (the billed dimensions, see BilledDimensions.cs);
+-- then usage-report metric/value pairs to the end.
 -- Returns {0, balance, emitted event ids...} settled | {1, balance} already settled.
 local request_id, now, cost, month, key_id, model = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
-local grant_lifetime = tonumber(ARGV[10])
+local grant_lifetime, ledger_pairs = tonumber(ARGV[7]), tonumber(ARGV[8])
 if not redis.call('SET', KEYS[9], cost, 'NX', 'PX', 86400000) then
   return {1, num(redis.call('HGET', acct, 'balance'))}
 end
@@ -17,14 +18,15 @@ end
 local balance = draw(cost)
 local spend = redis.call('HINCRBY', acct, 'spend:' .. month, cost)
 redis.call('HINCRBY', acct, 'kspend:' .. month .. ':' .. key_id, cost)
+local counters_from = 9 + 2 * ledger_pairs
 ledger_add(now, 'debit', -cost, balance, 'request_id', request_id, 'model', model, 'key_id', key_id,
-  'input_tokens', ARGV[7], 'cached_tokens', ARGV[8], 'output_tokens', ARGV[9])
+  unpack(ARGV, 9, counters_from - 1))
 local prefix = model .. '|' .. key_id .. '|'
 redis.call('HINCRBY', KEYS[10], prefix .. 'requests', 1)
-redis.call('HINCRBY', KEYS[10], prefix .. 'input', ARGV[7])
-redis.call('HINCRBY', KEYS[10], prefix .. 'cached', ARGV[8])
-redis.call('HINCRBY', KEYS[10], prefix .. 'output', ARGV[9])
 redis.call('HINCRBY', KEYS[10], prefix .. 'cost', cost)
+for i = counters_from, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[10], prefix .. ARGV[i], ARGV[i + 1])
+end
 
 local a = redis.call('HMGET', acct, 'soft_limit', 'ar_enabled', 'ar_threshold', 'ar_amount', 'ar_limit', 'ar_mode', 'ar_month:' .. month)
 

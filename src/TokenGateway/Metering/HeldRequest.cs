@@ -1,0 +1,71 @@
+using StackExchange.Redis;
+using TokenGateway.Billing;
+using TokenGateway.Pricing;
+using TokenGateway.Telemetry;
+
+namespace TokenGateway.Metering;
+
+/// <summary>
+/// Owns a request's hold from the reserve to its settle. Whatever ends the request after the reserve
+/// (an upstream error, the client leaving, an exception of the gateway's own), <see cref="DisposeAsync"/>
+/// settles the hold with what is known by then, <see cref="Fallback"/>: nothing before the request is
+/// forwarded, its input after. So no hold waits for its lease to end, and nothing forwarded is free.
+/// </summary>
+internal sealed partial class HeldRequest(BillingStore billing, GatewayMetrics metrics, ILogger logger, string accountId, string keyId, string requestId, string model)
+    : IAsyncDisposable
+{
+    private bool _settled;
+
+    public string RequestId => requestId;
+
+    /// <summary>What the request is charged if it ends without <see cref="SettleAsync"/>.</summary>
+    public (Charge Charge, TokenUsage Usage) Fallback { get; set; } = (Charge.None, default);
+
+    public Task SettleAsync(Charge charge, TokenUsage usage)
+    {
+        _settled = true;
+        return SettleWithRetriesAsync(new SettleRequest(accountId, keyId, requestId, model, charge, usage));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_settled) return;
+        _settled = true;
+        Log.SettledOnExit(logger, requestId, Fallback.Charge.Micros);
+        await SettleWithRetriesAsync(new SettleRequest(accountId, keyId, requestId, model, Fallback.Charge, Fallback.Usage));
+    }
+
+    /// <summary>Settle is idempotent by request id, so a failed attempt is simply tried again.</summary>
+    private async Task SettleWithRetriesAsync(SettleRequest settle)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await billing.SettleAsync(settle);
+                return;
+            }
+            catch (Exception e) when ((e is RedisException or TimeoutException) && attempt < 4)
+            {
+                metrics.RedisError("settle");
+                await Task.Delay(100 * attempt * attempt);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                metrics.RedisError("settle");
+                // The hold's lease expires and frees the funds; the charge is logged for reconciliation.
+                Log.SettleFailed(logger, settle.RequestId, settle.AccountId, settle.CostMicros, e.GetType().Name);
+                return;
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 202, Level = LogLevel.Critical, Message = "Settle failed for {RequestId} of account {AccountId}: {CostMicros} micro-USD not recorded ({Error})")]
+        public static partial void SettleFailed(ILogger logger, string requestId, string accountId, long costMicros, string error);
+
+        [LoggerMessage(EventId = 203, Level = LogLevel.Warning, Message = "Request {RequestId} ended before it was settled; settled with {CostMicros} micro-USD")]
+        public static partial void SettledOnExit(ILogger logger, string requestId, long costMicros);
+    }
+}

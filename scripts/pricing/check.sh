@@ -28,4 +28,9 @@ if ! cmp -s "$work/pricing.json" "$committed"; then
   echo "pricing.json differs from what scripts/pricing/generate.mjs makes of @pydantic/genai-prices $version; run: node scripts/pricing/generate.mjs" >&2
   exit 1
 fi
+# The Kubernetes ConfigMap ships the same file (k8s/kustomization.yaml).
+if ! cmp -s "$committed" "$here/../../k8s/pricing.json"; then
+  echo "k8s/pricing.json differs from src/TokenGateway/pricing.json; run: cp src/TokenGateway/pricing.json k8s/pricing.json" >&2
+  exit 1
+fi
 echo "pricing.json: up to date with @pydantic/genai-prices $version and scripts/pricing/overrides.json"

@@ -72,7 +72,7 @@ internal sealed partial class PricingTable
                 }
                 foreach (var name in aliases.Prepend(entry.Name))
                 {
-                    if (!exact.TryAdd(name, (price, datedSnapshots && name == entry.Name))) throw new FormatException($"model \"{name}\" is listed twice.");
+                    if (!exact.TryAdd(name, (price, datedSnapshots))) throw new FormatException($"model \"{name}\" is listed twice.");
                 }
             }
             // NOTE: longest prefix first, so "gpt-4o-mini*" wins over "gpt-4o*"; "*" (empty prefix) comes last.

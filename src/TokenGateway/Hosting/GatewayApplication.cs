@@ -25,6 +25,15 @@ public static class GatewayApplication
         return app;
     }
 
+    /// <summary>The settings a start-up failure names (validation of the options, the pricing file); empty for any other failure.</summary>
+    public static IReadOnlyList<string> ConfigurationErrors(Exception e) => e switch
+    {
+        OptionsValidationException v => [.. v.Failures],
+        AggregateException a => [.. a.InnerExceptions.SelectMany(ConfigurationErrors)],
+        _ when e.InnerException is { } inner => ConfigurationErrors(inner),
+        _ => [],
+    };
+
     public static WebApplicationBuilder AddTokenGateway(this WebApplicationBuilder builder)
     {
         var services = builder.Services;

@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -68,8 +69,11 @@ public sealed class MockUpstreamServer : IAsyncDisposable
                 {
                     // NOTE: "localhost" may resolve to ::1 first: listen there too, so that the gateway neither waits on
                     // a refused ::1 nor, worse, reaches whatever else holds that port on ::1.
-                    kestrel.Listen(IPAddress.Loopback, port, listen => listen.UseHttps(certificate));
-                    if (ipv6) kestrel.Listen(IPAddress.IPv6Loopback, port, listen => listen.UseHttps(certificate));
+                    // NOTE: a selector rather than the certificate itself: Kestrel fills ITlsHandshakeFeature.HostName (the SNI)
+                    // only when it asks a selector.
+                    var tls = new HttpsConnectionAdapterOptions { ServerCertificateSelector = (_, _) => certificate };
+                    kestrel.Listen(IPAddress.Loopback, port, listen => listen.UseHttps(tls));
+                    if (ipv6) kestrel.Listen(IPAddress.IPv6Loopback, port, listen => listen.UseHttps(tls));
                 }));
             }
             catch (IOException) when (attempt < 5)

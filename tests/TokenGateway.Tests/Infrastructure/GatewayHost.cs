@@ -85,11 +85,17 @@ public sealed class GatewayHost : IAsyncDisposable
     }
 
     /// <summary>The official OpenAI .NET SDK, pointed at the gateway the way a user would.</summary>
-    public OpenAIClient OpenAI(string key, int maxRetries = 0) => new(new ApiKeyCredential(key), new OpenAIClientOptions
+    /// <param name="configure">More client options, e.g. an organization or a policy that adds headers.</param>
+    public OpenAIClient OpenAI(string key, int maxRetries = 0, Action<OpenAIClientOptions>? configure = null)
     {
-        Endpoint = new Uri(BaseUrl + "/v1"),
-        RetryPolicy = new ClientRetryPolicy(maxRetries),
-    });
+        var options = new OpenAIClientOptions
+        {
+            Endpoint = new Uri(BaseUrl + "/v1"),
+            RetryPolicy = new ClientRetryPolicy(maxRetries),
+        };
+        configure?.Invoke(options);
+        return new(new ApiKeyCredential(key), options);
+    }
 
     public async Task CreateAccountAsync(string id)
     {

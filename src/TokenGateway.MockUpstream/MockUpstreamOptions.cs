@@ -15,6 +15,33 @@ public sealed class MockUpstreamOptions
     /// <summary>Output tokens produced (one word, one token); capped by the request's output limit.</summary>
     public int CompletionTokens { get; set; } = 12;
 
+    // NOTE: the usage details below are reported as set, not derived from the text: the output stays one word per
+    // completion token. The x-mock-usage request header overrides any of them (and the three above) per request.
+
+    /// <summary>Reported audio input tokens (inside the prompt tokens).</summary>
+    public int AudioInputTokens { get; set; }
+
+    /// <summary>Reported image input tokens (inside the prompt tokens); reported only when not 0.</summary>
+    public int ImageInputTokens { get; set; }
+
+    /// <summary>Reported cache-write input tokens (inside the prompt tokens); reported only when not 0.</summary>
+    public int CacheWriteTokens { get; set; }
+
+    /// <summary>Reported reasoning tokens (inside the completion tokens).</summary>
+    public int ReasoningTokens { get; set; }
+
+    /// <summary>Reported audio output tokens (inside the completion tokens).</summary>
+    public int AudioOutputTokens { get; set; }
+
+    /// <summary>Reported <c>service_tier</c>; null reports the request's, "default" when it asks "auto" or nothing.</summary>
+    public string? ServiceTier { get; set; }
+
+    /// <summary>Responses: <c>web_search_call</c> items in the output, before the message.</summary>
+    public int WebSearchCalls { get; set; }
+
+    /// <summary>Responses: <c>file_search_call</c> items in the output, before the message (after the web searches).</summary>
+    public int FileSearchCalls { get; set; }
+
     /// <summary>When set, every request is answered with this status and an OpenAI-shaped error body.</summary>
     public int? FailWithStatus { get; set; }
 

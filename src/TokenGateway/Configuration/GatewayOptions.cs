@@ -21,6 +21,15 @@ public sealed class UpstreamOptions
     public string? ApiKey { get; set; }
     /// <summary>Longest silence allowed from the upstream (reasoning models can think for minutes).</summary>
     public int TimeoutSeconds { get; set; } = 600;
+    /// <summary><c>OpenAI-Organization</c> sent upstream in place of the client's; none sent when empty.</summary>
+    public string? Organization { get; set; }
+    /// <summary><c>OpenAI-Project</c> sent upstream in place of the client's; none sent when empty.</summary>
+    public string? Project { get; set; }
+    /// <summary>
+    /// PEM file of a CA certificate (or bundle) the upstream's certificate may also chain to, e.g. a private CA;
+    /// the system's trusted roots are accepted either way. Relative paths are resolved against the working directory.
+    /// </summary>
+    public string? CaCertificateFile { get; set; }
 }
 
 public sealed class RedisOptions

@@ -1,4 +1,6 @@
+using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
+using TokenGateway.Metering;
 
 namespace TokenGateway.Configuration;
 
@@ -16,6 +18,8 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Check(Uri.TryCreate(o.Upstream.BaseUrl, UriKind.Absolute, out var upstream) && upstream.Scheme is "http" or "https",
             "Upstream:BaseUrl", "must be an absolute http(s) URL.");
         Check(o.Upstream.TimeoutSeconds > 0, "Upstream:TimeoutSeconds", "must be positive.");
+        if (!string.IsNullOrEmpty(o.Upstream.CaCertificateFile) && CertificateProblem(o.Upstream.CaCertificateFile) is { } problem)
+            Check(false, "Upstream:CaCertificateFile", $"'{o.Upstream.CaCertificateFile}' must be a readable PEM certificate file: {problem}");
         Check(!string.IsNullOrWhiteSpace(o.Redis.Configuration), "Redis:Configuration", "is required (e.g. 127.0.0.1:6379).");
         Check(!string.IsNullOrWhiteSpace(o.Pricing.File), "Pricing:File", "is required.");
         Check(o.Billing.OverdraftUsd >= 0, "Billing:OverdraftUsd", "must be zero or more.");
@@ -41,5 +45,18 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             "Admin:Token", "must be at least 16 characters and not a placeholder (leave it empty to turn the admin API off).");
         Check(o.Keys.RotationGraceSeconds >= 0, "Keys:RotationGraceSeconds", "must be zero or more.");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static string? CertificateProblem(string file)
+    {
+        try
+        {
+            foreach (var certificate in UpstreamCertificateTrust.Load(file)) certificate.Dispose();
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            return e.Message;
+        }
     }
 }

@@ -1,18 +1,20 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Security;
 using Microsoft.Extensions.Options;
 using TokenGateway.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace TokenGateway.Metering;
 
-/// <summary>YARP direct forwarding to the configured upstream, with the real provider key.</summary>
+/// <summary>YARP direct forwarding to the configured upstream, as a well-behaved client of it (see <see cref="UpstreamRequestTransformer"/>).</summary>
 internal sealed class UpstreamForwarder : IDisposable
 {
     private readonly IHttpForwarder _forwarder;
     private readonly HttpMessageInvoker _client;
     private readonly ForwarderRequestConfig _config;
     private readonly HttpTransformer _transformer;
+    private readonly UpstreamCertificateTrust? _trust;
 
     public UpstreamForwarder(IHttpForwarder forwarder, IOptions<GatewayOptions> options)
     {
@@ -22,6 +24,7 @@ internal sealed class UpstreamForwarder : IDisposable
         var prefix = upstream.BaseUrl.TrimEnd('/');
         if (prefix.EndsWith("/v1", StringComparison.OrdinalIgnoreCase)) prefix = prefix[..^3];
         DestinationPrefix = prefix;
+        if (!string.IsNullOrEmpty(upstream.CaCertificateFile)) _trust = new UpstreamCertificateTrust(UpstreamCertificateTrust.Load(upstream.CaCertificateFile));
         _client = new HttpMessageInvoker(new SocketsHttpHandler
         {
             UseProxy = false,
@@ -32,9 +35,10 @@ internal sealed class UpstreamForwarder : IDisposable
             EnableMultipleHttp2Connections = true,
             ConnectTimeout = TimeSpan.FromSeconds(15),
             ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
+            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = _trust is null ? null : _trust.Validate },
         });
         _config = new ForwarderRequestConfig { ActivityTimeout = TimeSpan.FromSeconds(upstream.TimeoutSeconds) };
-        _transformer = new UpstreamKeyTransformer(upstream.ApiKey);
+        _transformer = new UpstreamRequestTransformer(upstream);
     }
 
     public string DestinationPrefix { get; }
@@ -42,17 +46,9 @@ internal sealed class UpstreamForwarder : IDisposable
     public ValueTask<ForwarderError> SendAsync(HttpContext context) =>
         _forwarder.SendAsync(context, DestinationPrefix, _client, _config, _transformer);
 
-    public void Dispose() => _client.Dispose();
-
-    /// <summary>Replaces the client's gateway key by the provider key; every other header passes.</summary>
-    private sealed class UpstreamKeyTransformer(string? apiKey) : HttpTransformer
+    public void Dispose()
     {
-        public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
-        {
-            await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
-            proxyRequest.Headers.Remove("api-key");
-            proxyRequest.Headers.Remove("x-api-key");
-            proxyRequest.Headers.Authorization = string.IsNullOrEmpty(apiKey) ? null : new("Bearer", apiKey);
-        }
+        _client.Dispose();
+        _trust?.Dispose();
     }
 }

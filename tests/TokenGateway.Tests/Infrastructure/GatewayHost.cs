@@ -14,7 +14,9 @@ namespace TokenGateway.Tests.Infrastructure;
 
 /// <summary>
 /// A real gateway (Kestrel on loopback) in front of a real mock upstream, against a real Redis,
-/// with an admin client and helpers that go through the admin API as an operator would.
+/// with an admin client and helpers that go through the admin API as an operator would. The mock serves
+/// HTTPS as <c>localhost</c> and refuses a foreign Host, as api.openai.com does; the gateway trusts its
+/// self-signed certificate through <c>Upstream:CaCertificateFile</c>.
 /// </summary>
 public sealed class GatewayHost : IAsyncDisposable
 {
@@ -22,6 +24,7 @@ public sealed class GatewayHost : IAsyncDisposable
     public const string UpstreamKey = "sk-upstream-secret-for-tests";
 
     private WebApplication _app = null!;
+    private string? _caFile;
 
     public MockUpstreamServer Upstream { get; private set; } = null!;
     public string BaseUrl { get; private set; } = "";
@@ -35,10 +38,13 @@ public sealed class GatewayHost : IAsyncDisposable
     public static async Task<GatewayHost> StartAsync(RedisServer redis, IDictionary<string, string>? settings = null, ManualClock? clock = null, MockUpstreamOptions? upstream = null, IEnumerable<string>? args = null)
     {
         var host = new GatewayHost { Clock = clock };
-        host.Upstream = await MockUpstreamServer.StartAsync(upstream);
+        host.Upstream = await MockUpstreamServer.StartAsync(upstream, https: true);
+        host._caFile = Path.Combine(Path.GetTempPath(), $"tokengateway-mock-ca-{Guid.NewGuid():N}.pem");
+        await File.WriteAllTextAsync(host._caFile, host.Upstream.CertificatePem);
         var config = new Dictionary<string, string>
         {
             ["Upstream:BaseUrl"] = host.Upstream.BaseUrl,
+            ["Upstream:CaCertificateFile"] = host._caFile,
             ["Upstream:ApiKey"] = UpstreamKey,
             ["Redis:Configuration"] = redis.Configuration,
             ["Admin:Token"] = AdminToken,
@@ -58,6 +64,7 @@ public sealed class GatewayHost : IAsyncDisposable
         catch
         {
             await host.Upstream.DisposeAsync();
+            File.Delete(host._caFile);
             throw;
         }
         host.BaseUrl = host._app.Urls.First().TrimEnd('/');
@@ -74,14 +81,21 @@ public sealed class GatewayHost : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         await Upstream.DisposeAsync();
+        if (_caFile is not null) File.Delete(_caFile);
     }
 
     /// <summary>The official OpenAI .NET SDK, pointed at the gateway the way a user would.</summary>
-    public OpenAIClient OpenAI(string key, int maxRetries = 0) => new(new ApiKeyCredential(key), new OpenAIClientOptions
+    /// <param name="configure">More client options, e.g. an organization or a policy that adds headers.</param>
+    public OpenAIClient OpenAI(string key, int maxRetries = 0, Action<OpenAIClientOptions>? configure = null)
     {
-        Endpoint = new Uri(BaseUrl + "/v1"),
-        RetryPolicy = new ClientRetryPolicy(maxRetries),
-    });
+        var options = new OpenAIClientOptions
+        {
+            Endpoint = new Uri(BaseUrl + "/v1"),
+            RetryPolicy = new ClientRetryPolicy(maxRetries),
+        };
+        configure?.Invoke(options);
+        return new(new ApiKeyCredential(key), options);
+    }
 
     public async Task CreateAccountAsync(string id)
     {

@@ -14,7 +14,9 @@ namespace TokenGateway.Admin;
 /// <summary>The admin API of PRODUCT.md. Off (not mapped) when no admin token is configured.</summary>
 internal static partial class AdminEndpoints
 {
-    [GeneratedRegex("^[A-Za-z0-9_.-]{1,64}$")]
+    // NOTE: \z, not $: .NET's $ also matches before a final newline, which let "nl\n" through. Lowercase, and no
+    // dots, so "." and ".." (path segments a client or proxy collapses) can never be account ids.
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9_-]{0,63}\z")]
     private static partial Regex AccountIdPattern();
 
     public static void MapAdminApi(this IEndpointRouteBuilder app)
@@ -35,6 +37,7 @@ internal static partial class AdminEndpoints
                     "The gateway cannot reach its billing store right now. Please retry shortly.");
             }
         });
+        admin.AddEndpointFilter(new AdminBindingFailureFilter());
 
         admin.MapPost("/accounts", CreateAccount);
         admin.MapGet("/accounts/{id}", GetAccount);
@@ -46,6 +49,9 @@ internal static partial class AdminEndpoints
         admin.MapPut("/accounts/{id}/auto-recharge", SetAutoRecharge);
         admin.MapGet("/accounts/{id}/ledger", GetLedger);
         admin.MapGet("/accounts/{id}/usage", GetUsage);
+        // NOTE: any other path under /admin, or a known path with another method, answers as OpenAI's "Invalid URL" does
+        // (404 in its error shape) rather than an empty 404 or 405; behind the admin token, so it reveals no routes.
+        admin.Map("/{**path}", () => Error(404, "not_found", "No admin route matches this method and path."));
     }
 
     private static IResult Json(object value, int status = 200) => Results.Json(value, AdminJson.Options, statusCode: status);
@@ -57,9 +63,10 @@ internal static partial class AdminEndpoints
 
     private static async Task<IResult> CreateAccount(HttpContext context, BillingStore billing)
     {
-        if (await AdminJson.ReadAsync<CreateAccountBody>(context) is not { } body) return Results.Empty;
+        var (body, invalid) = await AdminJson.ReadAsync<CreateAccountBody>(context);
+        if (body is null) return invalid!;
         if (body.Id is null || !AccountIdPattern().IsMatch(body.Id))
-            return Error(400, "invalid_request", "'id' is required: 1-64 characters of A-Z a-z 0-9 _ . -", "id");
+            return Error(400, "invalid_request", "'id' is required: 1-64 characters of a-z 0-9 _ -, starting with a letter or digit.", "id");
         if (!await billing.CreateAccountAsync(body.Id, body.Name ?? body.Id))
             return Error(409, "account_exists", $"An account '{body.Id}' already exists.", "id");
         return Json((await AccountView(billing, body.Id))!, 201);
@@ -110,9 +117,10 @@ internal static partial class AdminEndpoints
         };
     }
 
-    private static async Task<IResult> CreateKey(string id, HttpContext context, BillingStore billing, KeyStore keys)
+    private static async Task<IResult> CreateKey(string id, HttpContext context, BillingStore billing, KeyStore keys, TimeProvider clock)
     {
-        if (await AdminJson.ReadAsync<CreateKeyBody>(context) is not { } body) return Results.Empty;
+        var (body, invalid) = await AdminJson.ReadAsync<CreateKeyBody>(context);
+        if (body is null) return invalid!;
         if (!AccountIdPattern().IsMatch(id) || await billing.ReadAccountAsync(id) is null) return NotFound("account");
         long? budget = null;
         if (body.MonthlyLimitUsd is decimal usd)
@@ -122,6 +130,7 @@ internal static partial class AdminEndpoints
         }
         if (body.Models is { } models && models.Any(m => string.IsNullOrWhiteSpace(m) || m.Contains(',')))
             return Error(400, "invalid_request", "'models' must be model names (a trailing * allows a prefix).", "models");
+        if (body.ExpiresAt <= clock.GetUtcNow()) return Error(400, "invalid_request", "'expires_at' must be in the future.", "expires_at");
         var (keyId, secret) = await keys.CreateAsync(id, body.Name ?? "", body.Models, budget, body.ExpiresAt);
         return Json(new { Id = keyId, Key = secret, AccountId = id, body.Name, body.Models, body.MonthlyLimitUsd, body.ExpiresAt }, 201);
     }
@@ -136,7 +145,8 @@ internal static partial class AdminEndpoints
 
     private static async Task<IResult> AddCredits(string id, HttpContext context, BillingStore billing, TimeProvider clock, IOptions<GatewayOptions> options)
     {
-        if (await AdminJson.ReadAsync<AddCreditsBody>(context) is not { } body) return Results.Empty;
+        var (body, invalid) = await AdminJson.ReadAsync<AddCreditsBody>(context);
+        if (body is null) return invalid!;
         var billingOptions = options.Value.Billing;
         if (body.AmountUsd is not decimal usd || usd <= 0 || Money.ToMicros(usd) is not long micros)
             return Error(400, "invalid_request", "'amount_usd' must be a positive amount with at most 6 decimals.", "amount_usd");
@@ -151,25 +161,33 @@ internal static partial class AdminEndpoints
         if (!AccountIdPattern().IsMatch(id)) return NotFound("account");
         var result = await billing.AddGrantAsync(id, micros, source, body.ExpiresAt, idempotencyKey.Length > 0 ? idempotencyKey : null);
         if (result.Status == GrantStatus.NoAccount) return NotFound("account");
+        if (result.Status == GrantStatus.IdempotencyKeyReused)
+            return Error(422, "idempotency_key_reused",
+                "This Idempotency-Key was already used with a different request (amount, expiry or source). Use a new key for a new top-up.");
         if (result.Status == GrantStatus.Replayed) context.Response.Headers["Idempotent-Replayed"] = "true";
         return Json(new { GrantId = result.GrantId, BalanceUsd = Money.ToUsd(result.BalanceMicros), result.BalanceMicros, Replayed = result.Status == GrantStatus.Replayed }, 201);
     }
 
     private static async Task<IResult> SetLimits(string id, HttpContext context, BillingStore billing)
     {
-        if (await AdminJson.ReadAsync<LimitsBody>(context) is not { } body) return Results.Empty;
+        var (body, invalid) = await AdminJson.ReadAsync<LimitsBody>(context);
+        if (body is null) return invalid!;
         long? hard = null, soft = null;
         if (body.HardLimitUsd is decimal h && (h < 0 || (hard = Money.ToMicros(h)) is null))
             return Error(400, "invalid_request", "'hard_limit_usd' must be a non-negative amount or null.", "hard_limit_usd");
         if (body.SoftLimitUsd is decimal s && (s < 0 || (soft = Money.ToMicros(s)) is null))
             return Error(400, "invalid_request", "'soft_limit_usd' must be a non-negative amount or null.", "soft_limit_usd");
+        // NOTE: a PUT sets both limits (absent or null removes one), so only a body with both can conflict: there is
+        // no stored limit to compare with.
+        if (soft > hard) return Error(400, "invalid_request", "'soft_limit_usd' must not be above 'hard_limit_usd'.", "soft_limit_usd");
         if (!AccountIdPattern().IsMatch(id) || !await billing.SetLimitsAsync(id, hard, soft)) return NotFound("account");
         return Json(await AccountView(billing, id) ?? new { });
     }
 
     private static async Task<IResult> SetAutoRecharge(string id, HttpContext context, BillingStore billing, IOptions<GatewayOptions> options)
     {
-        if (await AdminJson.ReadAsync<AutoRechargeBody>(context) is not { } body) return Results.Empty;
+        var (body, invalid) = await AdminJson.ReadAsync<AutoRechargeBody>(context);
+        if (body is null) return invalid!;
         var o = options.Value.Billing;
         static long? Micros(decimal? usd) => usd is decimal d && d >= 0 ? Money.ToMicros(d) : null;
         if (body.Enabled is not bool enabled) return Error(400, "invalid_request", "'enabled' is required (true or false).", "enabled");
@@ -196,8 +214,10 @@ internal static partial class AdminEndpoints
         DateOnly? Parse(string? value) => DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) ? d : null;
         var start = from is null ? new DateOnly(today.Year, today.Month, 1) : Parse(from);
         var end = to is null ? today : Parse(to);
-        if (start is null || end is null || end < start || end.Value.DayNumber - start.Value.DayNumber >= UsageReport.MaxDays)
-            return Error(400, "invalid_request", $"'from' and 'to' must be dates (yyyy-MM-dd), from <= to, at most {UsageReport.MaxDays} days apart.");
+        if (start is null) return Error(400, "invalid_request", "'from' must be a date (yyyy-MM-dd).", "from");
+        if (end is null) return Error(400, "invalid_request", "'to' must be a date (yyyy-MM-dd).", "to");
+        if (end < start || end.Value.DayNumber - start.Value.DayNumber >= UsageReport.MaxDays)
+            return Error(400, "invalid_request", $"'to' must be on or after 'from', at most {UsageReport.MaxDays - 1} days later.", "to");
         if (!AccountIdPattern().IsMatch(id) || await billing.ReadAccountAsync(id) is null) return NotFound("account");
         var rows = await usage.ReadAsync(id, start.Value, end.Value, groupBy);
         var groupField = groupBy == "key" ? "key_id" : groupBy;
@@ -218,11 +238,11 @@ internal static partial class AdminEndpoints
         });
     }
 
-    private static async Task<IResult> GetLedger(string id, int? limit, string? cursor, BillingStore billing)
+    private static async Task<IResult> GetLedger(string id, string? limit, string? cursor, BillingStore billing)
     {
-        var take = Math.Clamp(limit ?? 100, 1, 1000);
+        if (!AdminQuery.TryParseLimit(limit, 100, 1000, out var take)) return Error(400, "invalid_request", "'limit' must be an integer from 1 to 1000.", "limit");
+        if (cursor is not null && !AdminQuery.IsLedgerCursor(cursor)) return Error(400, "invalid_request", "'cursor' is not a cursor this API returned.", "cursor");
         if (!AccountIdPattern().IsMatch(id) || await billing.ReadAccountAsync(id) is null) return NotFound("account");
-        if (cursor is not null && !Regex.IsMatch(cursor, "^[0-9]+-[0-9]+$")) return Error(400, "invalid_request", "'cursor' is not a cursor this API returned.", "cursor");
         var page = await billing.ReadLedgerAsync(id, take + 1, cursor);
         var data = page.Take(take).Select(e =>
         {

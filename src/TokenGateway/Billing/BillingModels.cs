@@ -23,8 +23,11 @@ internal sealed record SettleRequest(
 
 internal sealed record SettleResult(bool AlreadySettled, long BalanceMicros);
 
-internal enum GrantStatus { Added, Replayed, NoAccount }
+/// <summary>IdempotencyKeyReused: the Idempotency-Key was used with a different amount, expiry or source; nothing was granted.</summary>
+internal enum GrantStatus { Added, Replayed, NoAccount, IdempotencyKeyReused }
 
+/// <param name="GrantId">The new grant, or the earlier one for Replayed and IdempotencyKeyReused.</param>
+/// <param name="BalanceMicros">After the call; 0 for NoAccount and IdempotencyKeyReused.</param>
 internal sealed record GrantResult(GrantStatus Status, string? GrantId, long BalanceMicros);
 
 internal sealed record GrantSnapshot(string Id, long AmountMicros, long RemainingMicros, string Source, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);

@@ -86,13 +86,19 @@ internal sealed class BillingStore(RedisConnection redis, TimeProvider clock, IO
         var grantId = "grant_" + Guid.NewGuid().ToString("N")[..16];
         // NOTE: without an Idempotency-Key the marker is this grant's own id: never seen before, so never a replay.
         var idem = keys.Idempotency(idempotencyKey ?? grantId);
+        // NOTE: the fingerprint is of the request as asked: an absent expiry stays absent (the computed one moves with
+        // the clock, so a replay would never match). The source is the effective one: omitted means manual.
+        var request = string.Join('|', amountMicros.ToString(CultureInfo.InvariantCulture),
+            expiresAt?.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) ?? "", source);
+        var fingerprint = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(request)));
         var result = (RedisResult[])(await AddGrant.EvaluateAsync(Db, keys.ScriptKeys(idem),
         [
             grantId, amountMicros, source, now.ToUnixTimeMilliseconds(), expires.ToUnixTimeMilliseconds(),
-            (long)TimeSpan.FromDays(7).TotalMilliseconds,
+            (long)TimeSpan.FromDays(7).TotalMilliseconds, fingerprint,
         ]))!;
         return (int)result[0] switch
         {
+            3 => new GrantResult(GrantStatus.IdempotencyKeyReused, (string?)result[1], 0),
             2 => new GrantResult(GrantStatus.NoAccount, null, 0),
             1 => new GrantResult(GrantStatus.Replayed, (string?)result[1], (long)result[2]),
             _ => new GrantResult(GrantStatus.Added, (string?)result[1], (long)result[2]),

@@ -107,7 +107,8 @@ internal sealed partial class MeteredProxy(
             await Refuse(RequestOutcome.InvalidRequest, OpenAIError.InvalidRequest(context, error!, param));
             return null;
         }
-        if (pricing.Current.Find(request.Model) is not { } match || match.Price.IsEmbedding != (endpoint == MeteredEndpoint.Embeddings) && match.Price.IsEmbedding)
+        // NOTE: an embedding model has no output price, so it is metered on /v1/embeddings only.
+        if (pricing.Current.Find(request.Model) is not { } match || (match.Price.IsEmbedding && endpoint != MeteredEndpoint.Embeddings))
         {
             await Refuse(RequestOutcome.ModelNotPriced, OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid_request_error", "model_not_priced",
                 $"The model '{OpenAIError.Quote(request.Model)}' has no price for {context.Request.Path} in the gateway's pricing file, so it cannot be metered. Ask your gateway administrator to add it.", "model"));

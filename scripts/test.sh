@@ -9,11 +9,11 @@ if ! command -v redis-server >/dev/null; then
   else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; fi
 fi
 # NOTE: a Debian install starts a redis service on 6379; the tests never use it (own ports).
-# NOTE: set -e would end the script on a failing run before the summary line: capture the status instead.
-set +e
+# NOTE: with set -e and pipefail, a failing run (or a grep that finds no count) would end the script before
+# the summary line: from here on the status is captured and returned at the end.
+set +e +o pipefail
 dotnet test TokenGateway.sln -c Release "$@" 2>&1 | tee .test-output.log
 status=${PIPESTATUS[0]}
-set -e
 passed=$(grep -oE 'Passed: +[0-9]+' .test-output.log | awk '{s+=$2} END {print s+0}')
 failed=$(grep -oE 'Failed: +[0-9]+' .test-output.log | awk '{s+=$2} END {print s+0}')
 rm -f .test-output.log

@@ -31,10 +31,9 @@ internal static partial class AdminEndpoints
             {
                 return await next(context);
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
             {
-                return OpenAIError.Result(StatusCodes.Status503ServiceUnavailable, "server_error", "billing_unavailable",
-                    "The gateway cannot reach its billing store right now. Please retry shortly.");
+                return OpenAIError.BillingUnavailable;
             }
         });
         admin.AddEndpointFilter(new AdminBindingFailureFilter());

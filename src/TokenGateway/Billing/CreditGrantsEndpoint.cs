@@ -16,9 +16,9 @@ internal static class CreditGrantsEndpoint
         {
             await WriteSummaryAsync(context, keys, billing);
         }
-        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+        catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
         {
-            await OpenAIError.BillingUnavailable(context);
+            await OpenAIError.BillingUnavailable.ExecuteAsync(context);
         }
     }
 

@@ -1,13 +1,19 @@
 using System.Text.Json;
+using StackExchange.Redis;
 
 namespace TokenGateway.Errors;
 
-/// <summary>Errors in OpenAI's shape, so every SDK surfaces <c>error.code</c>. Never echoes key material.</summary>
+/// <summary>
+/// Errors in OpenAI's shape, so every SDK surfaces <c>error.code</c>: the one serializer of the gateway's own
+/// errors (the proxy writes them directly, minimal-API handlers return them as an <see cref="IResult"/>).
+/// Never echoes key material.
+/// </summary>
 internal static class OpenAIError
 {
     public static async Task WriteAsync(HttpContext context, int status, string type, string code, string message, string? param = null)
     {
-        if (context.Response.HasStarted) return;
+        // NOTE: nobody is left to read an answer to a client that is gone, and a started response cannot change status.
+        if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested) return;
         context.Response.Clear();
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
@@ -28,9 +34,9 @@ internal static class OpenAIError
         writer.WriteEndObject();
     }
 
-    /// <summary>The same shape as an <see cref="IResult"/>, for minimal-API handlers and filters.</summary>
+    /// <summary>The same error as an <see cref="IResult"/>, for minimal-API handlers and filters.</summary>
     public static IResult Result(int status, string type, string code, string message, string? param = null) =>
-        Results.Json(new { error = new { message, type, param, code } }, statusCode: status);
+        new ErrorResult(status, type, code, message, param);
 
     /// <summary>A client string as an error message may quote it: at most the first 100 characters.</summary>
     public static string Quote(string clientString) => clientString.Length <= 100 ? clientString : clientString[..100] + "…";
@@ -42,7 +48,14 @@ internal static class OpenAIError
         WriteAsync(c, StatusCodes.Status401Unauthorized, "invalid_request_error", "invalid_api_key",
             "Incorrect API key provided, or the key was revoked or has expired. Use a TokenGateway key (tg-…) issued to your team.");
 
-    public static Task BillingUnavailable(HttpContext c) =>
-        WriteAsync(c, StatusCodes.Status503ServiceUnavailable, "server_error", "billing_unavailable",
-            "The gateway cannot reach its billing store right now, so the request was not sent. Please retry shortly.");
+    /// <summary>The one mapping of a billing-store failure: Redis unreachable, refusing, or past its deadline.</summary>
+    public static bool IsBillingStoreFailure(Exception e) => e is RedisException or TimeoutException;
+
+    public static readonly IResult BillingUnavailable = Result(StatusCodes.Status503ServiceUnavailable, "server_error", "billing_unavailable",
+        "The gateway cannot reach its billing store right now, so nothing was done (and no request was sent upstream). Please retry shortly.");
+
+    private sealed record ErrorResult(int Status, string Type, string Code, string Message, string? Param) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext) => WriteAsync(httpContext, Status, Type, Code, Message, Param);
+    }
 }

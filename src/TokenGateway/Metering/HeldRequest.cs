@@ -1,5 +1,5 @@
-using StackExchange.Redis;
 using TokenGateway.Billing;
+using TokenGateway.Errors;
 using TokenGateway.Pricing;
 using TokenGateway.Telemetry;
 
@@ -45,16 +45,16 @@ internal sealed partial class HeldRequest(BillingStore billing, GatewayMetrics m
                 await billing.SettleAsync(settle);
                 return;
             }
-            catch (Exception e) when ((e is RedisException or TimeoutException) && attempt < 4)
+            catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e) && attempt < 4)
             {
                 metrics.RedisError("settle");
                 await Task.Delay(100 * attempt * attempt);
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
             {
                 metrics.RedisError("settle");
                 // The hold's lease expires and frees the funds; the charge is logged for reconciliation.
-                Log.SettleFailed(logger, settle.RequestId, settle.AccountId, settle.CostMicros, e.GetType().Name);
+                Log.SettleFailed(logger, e, settle.RequestId, settle.AccountId, settle.CostMicros);
                 return;
             }
         }
@@ -62,8 +62,8 @@ internal sealed partial class HeldRequest(BillingStore billing, GatewayMetrics m
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 202, Level = LogLevel.Critical, Message = "Settle failed for {RequestId} of account {AccountId}: {CostMicros} micro-USD not recorded ({Error})")]
-        public static partial void SettleFailed(ILogger logger, string requestId, string accountId, long costMicros, string error);
+        [LoggerMessage(EventId = 202, Level = LogLevel.Critical, Message = "Settle failed for {RequestId} of account {AccountId}: {CostMicros} micro-USD not recorded")]
+        public static partial void SettleFailed(ILogger logger, Exception exception, string requestId, string accountId, long costMicros);
 
         [LoggerMessage(EventId = 203, Level = LogLevel.Warning, Message = "Request {RequestId} ended before it was settled; settled with {CostMicros} micro-USD")]
         public static partial void SettledOnExit(ILogger logger, string requestId, long costMicros);

@@ -102,58 +102,83 @@ internal sealed class JsonUsageScanner
                     _name = NameOf(ref reader);
                     break;
                 case JsonTokenType.StartObject:
-                    if (_usageDepth < 0 && _name == Name.Usage && carrier)
-                    {
-                        _usageDepth = depth + 1;
-                        _input = _cached = _cacheWrite = _audioIn = _imageIn = _output = _reasoning = _audioOut = 0;
-                    }
-                    else if (_usageDepth < 0 && _name == Name.Response && depth == 1) _inResponse = true;
-                    else if (_usageDepth > 0 && depth == _usageDepth)
-                        _details = _name == Name.InputDetails ? Details.Input : _name == Name.OutputDetails ? Details.Output : Details.None;
-                    _name = Name.Other;
+                    StartObject(depth, carrier);
                     break;
                 case JsonTokenType.StartArray:
-                    if (_itemsDepth < 0 && _usageDepth < 0 && _name == Name.Output && carrier)
-                    {
-                        // NOTE: a later output array (response.completed after response.created) replaces the earlier count.
-                        _itemsDepth = depth + 1;
-                        _webSearches = _fileSearches = 0;
-                    }
-                    _name = Name.Other;
+                    StartArray(depth, carrier);
                     break;
                 case JsonTokenType.EndArray:
                     if (depth == _itemsDepth - 1) _itemsDepth = -1;
                     break;
                 case JsonTokenType.EndObject:
-                    if (_details != Details.None && depth == _usageDepth) _details = Details.None;
-                    else if (_usageDepth > 0 && depth == _usageDepth - 1)
-                    {
-                        _usageDepth = -1;
-                        _sawUsage = true;
-                    }
-                    else if (_inResponse && depth == 1) _inResponse = false;
+                    EndObject(depth);
                     break;
                 case JsonTokenType.String:
-                    if (_name == Name.ServiceTier && carrier && _usageDepth < 0) _serviceTier = TierOf(ref reader);
-                    else if (_name == Name.Type && _itemsDepth > 0 && depth == _itemsDepth + 1)
-                    {
-                        if (reader.ValueTextEquals("web_search_call"u8)) _webSearches++;
-                        else if (reader.ValueTextEquals("file_search_call"u8)) _fileSearches++;
-                    }
+                    String(ref reader, depth, carrier);
                     break;
                 case JsonTokenType.Number when _usageDepth > 0:
-                    if (!reader.TryGetInt64(out var value) || value < 0) break;
-                    if (depth == _usageDepth)
-                    {
-                        if (_name == Name.Prompt) _input = value;
-                        else if (_name == Name.Completion) _output = value;
-                    }
-                    else if (depth == _usageDepth + 1) Detail(value);
+                    Number(ref reader, depth);
                     break;
             }
         }
         _state = reader.CurrentState;
         return (int)reader.BytesConsumed;
+    }
+
+    private void StartObject(int depth, bool carrier)
+    {
+        if (_usageDepth < 0 && _name == Name.Usage && carrier)
+        {
+            _usageDepth = depth + 1;
+            _input = _cached = _cacheWrite = _audioIn = _imageIn = _output = _reasoning = _audioOut = 0;
+        }
+        else if (_usageDepth < 0 && _name == Name.Response && depth == 1) _inResponse = true;
+        else if (_usageDepth > 0 && depth == _usageDepth)
+            _details = _name == Name.InputDetails ? Details.Input : _name == Name.OutputDetails ? Details.Output : Details.None;
+        _name = Name.Other;
+    }
+
+    private void StartArray(int depth, bool carrier)
+    {
+        if (_itemsDepth < 0 && _usageDepth < 0 && _name == Name.Output && carrier)
+        {
+            // NOTE: a later output array (response.completed after response.created) replaces the earlier count.
+            _itemsDepth = depth + 1;
+            _webSearches = _fileSearches = 0;
+        }
+        _name = Name.Other;
+    }
+
+    private void EndObject(int depth)
+    {
+        if (_details != Details.None && depth == _usageDepth) _details = Details.None;
+        else if (_usageDepth > 0 && depth == _usageDepth - 1)
+        {
+            _usageDepth = -1;
+            _sawUsage = true;
+        }
+        else if (_inResponse && depth == 1) _inResponse = false;
+    }
+
+    private void String(ref Utf8JsonReader reader, int depth, bool carrier)
+    {
+        if (_name == Name.ServiceTier && carrier && _usageDepth < 0) _serviceTier = TierOf(ref reader);
+        else if (_name == Name.Type && _itemsDepth > 0 && depth == _itemsDepth + 1)
+        {
+            if (reader.ValueTextEquals("web_search_call"u8)) _webSearches++;
+            else if (reader.ValueTextEquals("file_search_call"u8)) _fileSearches++;
+        }
+    }
+
+    private void Number(ref Utf8JsonReader reader, int depth)
+    {
+        if (!reader.TryGetInt64(out var value) || value < 0) return;
+        if (depth == _usageDepth)
+        {
+            if (_name == Name.Prompt) _input = value;
+            else if (_name == Name.Completion) _output = value;
+        }
+        else if (depth == _usageDepth + 1) Detail(value);
     }
 
     private void Detail(long value)

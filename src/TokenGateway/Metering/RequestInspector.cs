@@ -35,79 +35,85 @@ internal static class RequestInspector
         }
     }
 
+    /// <summary>The metered top-level fields, as read so far.</summary>
+    private struct Fields
+    {
+        public string? Model, ServiceTier;
+        public bool Stream, PricedTools;
+        public int? MaxOutput, MaxToolCalls;
+        public int N, BestOf;
+        public bool? IncludeUsage;
+        public int Seen;
+    }
+
     private static (InspectedRequest?, string?, string?) Read(MeteredEndpoint endpoint, ReadOnlySpan<byte> body)
     {
         var reader = new Utf8JsonReader(body, ReaderOptions);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             return (null, "The request body must be a JSON object.", null);
-
-        string? model = null, serviceTier = null;
-        bool stream = false, pricedTools = false;
-        int? maxOutput = null, maxToolCalls = null;
-        int n = 1, bestOf = 1;
-        bool? includeUsage = null;
-        var seen = 0;
+        var f = new Fields { N = 1, BestOf = 1 };
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var name = reader.GetString()!;
-            var field = Array.IndexOf(MeteredFields, name);
-            if (field >= 0)
-            {
-                // NOTE: parsers disagree on which duplicate wins; the hold must be for what the upstream will do.
-                if ((seen & (1 << field)) != 0) return (null, $"'{name}' is given more than once.", name);
-                seen |= 1 << field;
-            }
             reader.Read();
-            switch (name)
-            {
-                case "model":
-                    if (reader.TokenType != JsonTokenType.String) return (null, "'model' must be a string.", "model");
-                    model = reader.GetString();
-                    break;
-                case "stream":
-                    if (reader.TokenType is JsonTokenType.True or JsonTokenType.False) stream = reader.GetBoolean();
-                    else if (reader.TokenType != JsonTokenType.Null) return (null, "'stream' must be a boolean.", "stream");
-                    break;
-                case "max_tokens" or "max_completion_tokens" or "max_output_tokens":
-                    if (reader.TokenType == JsonTokenType.Null) break;
-                    if (!PositiveInt(ref reader, out var max)) return (null, $"'{name}' must be a positive integer.", name);
-                    maxOutput = Math.Max(maxOutput ?? 0, max);
-                    break;
-                case "n" or "best_of":
-                    if (reader.TokenType == JsonTokenType.Null) break;
-                    if (!PositiveInt(ref reader, out var count) || count > 128) return (null, $"'{name}' must be an integer between 1 and 128.", name);
-                    if (name == "n") n = count; else bestOf = count;
-                    break;
-                case "stream_options":
-                    if (reader.TokenType == JsonTokenType.Null) break;
-                    if (reader.TokenType != JsonTokenType.StartObject) return (null, "'stream_options' must be an object.", "stream_options");
-                    if (!ReadIncludeUsage(ref reader, out includeUsage)) return (null, "'stream_options.include_usage' must be a boolean.", "stream_options");
-                    break;
-                case "service_tier":
-                    if (reader.TokenType == JsonTokenType.Null) break;
-                    if (reader.TokenType != JsonTokenType.String) return (null, "'service_tier' must be a string.", "service_tier");
-                    serviceTier = reader.GetString();
-                    break;
-                case "max_tool_calls":
-                    if (reader.TokenType == JsonTokenType.Null) break;
-                    if (!PositiveInt(ref reader, out var calls)) return (null, "'max_tool_calls' must be a positive integer.", "max_tool_calls");
-                    maxToolCalls = calls;
-                    break;
-                case "tools" when reader.TokenType == JsonTokenType.StartArray:
-                    pricedTools = HasPricedTool(ref reader);
-                    break;
-                default:
-                    reader.Skip();
-                    break;
-            }
+            if (ReadField(ref reader, name, ref f) is { } error) return (null, error, name);
         }
         if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
             return (null, "The request body must be a single JSON object.", null);
-        if (string.IsNullOrEmpty(model))
+        if (string.IsNullOrEmpty(f.Model))
             return (null, "You must provide a model parameter.", "model");
-        if (endpoint == MeteredEndpoint.Embeddings && stream)
+        if (endpoint == MeteredEndpoint.Embeddings && f.Stream)
             return (null, "Embeddings cannot be streamed.", "stream");
-        return (new InspectedRequest(endpoint, model, stream, maxOutput, Math.Max(n, bestOf), includeUsage, serviceTier, maxToolCalls, pricedTools), null, null);
+        return (new InspectedRequest(endpoint, f.Model, f.Stream, f.MaxOutput, Math.Max(f.N, f.BestOf), f.IncludeUsage, f.ServiceTier, f.MaxToolCalls, f.PricedTools), null, null);
+    }
+
+    /// <summary>Reads one top-level value (the reader is on it); returns the error message when it is refused.</summary>
+    private static string? ReadField(ref Utf8JsonReader reader, string name, ref Fields f)
+    {
+        var field = Array.IndexOf(MeteredFields, name);
+        if (field >= 0)
+        {
+            // NOTE: parsers disagree on which duplicate wins; the hold must be for what the upstream will do.
+            if ((f.Seen & (1 << field)) != 0) return $"'{name}' is given more than once.";
+            f.Seen |= 1 << field;
+        }
+        if (field >= 0 && reader.TokenType == JsonTokenType.Null && name != "model") return null;
+        switch (name)
+        {
+            case "model":
+                if (reader.TokenType != JsonTokenType.String) return "'model' must be a string.";
+                f.Model = reader.GetString();
+                return null;
+            case "stream":
+                if (reader.TokenType is not (JsonTokenType.True or JsonTokenType.False)) return "'stream' must be a boolean.";
+                f.Stream = reader.GetBoolean();
+                return null;
+            case "max_tokens" or "max_completion_tokens" or "max_output_tokens":
+                if (!PositiveInt(ref reader, out var max)) return $"'{name}' must be a positive integer.";
+                f.MaxOutput = Math.Max(f.MaxOutput ?? 0, max);
+                return null;
+            case "n" or "best_of":
+                if (!PositiveInt(ref reader, out var count) || count > 128) return $"'{name}' must be an integer between 1 and 128.";
+                if (name == "n") f.N = count; else f.BestOf = count;
+                return null;
+            case "stream_options":
+                if (reader.TokenType != JsonTokenType.StartObject) return "'stream_options' must be an object.";
+                return ReadIncludeUsage(ref reader, out f.IncludeUsage) ? null : "'stream_options.include_usage' must be a boolean.";
+            case "service_tier":
+                if (reader.TokenType != JsonTokenType.String) return "'service_tier' must be a string.";
+                f.ServiceTier = reader.GetString();
+                return null;
+            case "max_tool_calls":
+                if (!PositiveInt(ref reader, out var calls)) return "'max_tool_calls' must be a positive integer.";
+                f.MaxToolCalls = calls;
+                return null;
+            case "tools" when reader.TokenType == JsonTokenType.StartArray:
+                f.PricedTools = HasPricedTool(ref reader);
+                return null;
+            default:
+                reader.Skip();
+                return null;
+        }
     }
 
     private static bool PositiveInt(ref Utf8JsonReader reader, out int value)

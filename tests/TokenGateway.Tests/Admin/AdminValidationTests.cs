@@ -330,7 +330,7 @@ public sealed class AdminValidationTests(AdminGatewayFixture fixture) : IClassFi
     public async Task TopUp_WithoutExpiry_ReplaysAfterTheClockMoved()
     {
         // The grant's expiry is computed from now when none is asked for; the fingerprint uses the request's (none).
-        var clock = new ManualClock(DateTimeOffset.UtcNow);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var gw = await GatewayHost.StartAsync(_redis, clock: clock);
         var account = "idem-clock-" + Guid.NewGuid().ToString("N")[..8];
         await gw.CreateAccountAsync(account);

@@ -8,7 +8,7 @@ namespace TokenGateway.Tests.Billing;
 public sealed class GrantTests(RedisServer redis) : IClassFixture<RedisServer>, IAsyncLifetime
 {
     private static readonly DateTimeOffset Start = new(2026, 11, 21, 9, 0, 0, TimeSpan.Zero);
-    private readonly ManualClock _clock = new(Start);
+    private readonly FakeTimeProvider _clock = new(Start);
     private GatewayHost _gw = null!;
 
     public async Task InitializeAsync()
@@ -74,11 +74,11 @@ public sealed class GrantTests(RedisServer redis) : IClassFixture<RedisServer>, 
         await _gw.AddCreditsAsync(account, 10m);
         await SpendAsync(key, 1); // 5,000,010 from the grant that expires first.
 
-        _clock.Set(expiry.AddMinutes(-1));
+        _clock.SetUtcNow(expiry.AddMinutes(-1));
         Assert.Equal(20_000_000 - 5_000_010, await _gw.BalanceMicrosAsync(account));
 
         // Nothing touches the account for three days after the expiry; the entry is still dated on the expiry day.
-        _clock.Set(expiry.AddDays(3));
+        _clock.SetUtcNow(expiry.AddDays(3));
         Assert.Equal(10_000_000, await _gw.BalanceMicrosAsync(account));
         var expiryEntry = Assert.Single(await _gw.LedgerAsync(account), e => e.GetProperty("type").GetString() == "expiry");
         Assert.Equal(-(10_000_000 - 5_000_010), expiryEntry.GetProperty("amount_micros").GetInt64());
@@ -124,7 +124,7 @@ public sealed class GrantTests(RedisServer redis) : IClassFixture<RedisServer>, 
         using var redisClient = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Configuration);
         var db = redisClient.GetDatabase();
 
-        _clock.Set(Start.AddDays(31));
+        _clock.SetUtcNow(Start.AddDays(31));
 
         // Read Redis directly: every gateway read would apply the expiry itself.
         var deadline = DateTime.UtcNow.AddSeconds(15);

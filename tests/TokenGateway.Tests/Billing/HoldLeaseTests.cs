@@ -12,7 +12,7 @@ public sealed class HoldLeaseTests(RedisServer redis) : IClassFixture<RedisServe
     [Fact]
     public async Task HoldOfACrashedRequest_IsReleasedAfterItsTtl()
     {
-        var clock = new ManualClock(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
         await using var gw = await GatewayHost.StartAsync(redis, new Dictionary<string, string> { ["Metering:HoldTtlSeconds"] = "60" }, clock);
         var account = "lease-" + Guid.NewGuid().ToString("N")[..6];
         var key = await gw.FundedKeyAsync(account, 5m);

@@ -9,7 +9,7 @@ namespace TokenGateway.Tests.Billing;
 
 public sealed class KeyAndReportTests(RedisServer redis) : IClassFixture<RedisServer>, IAsyncLifetime
 {
-    private readonly ManualClock _clock = new(new DateTimeOffset(2026, 11, 21, 9, 0, 0, TimeSpan.Zero));
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 21, 9, 0, 0, TimeSpan.Zero));
     private GatewayHost _gw = null!;
 
     public async Task InitializeAsync()

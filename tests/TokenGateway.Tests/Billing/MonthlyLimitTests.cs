@@ -12,7 +12,7 @@ public sealed class MonthlyLimitTests(RedisServer redis) : IClassFixture<RedisSe
     private const long RequestCost = 40 * 25 / 10 + 1000 * 10; // gpt-4o: 40 input tokens at $2.50/M + 1,000 output at $10/M = 10,100 micro-USD.
     private const long Overdraft = 50_000;
     private static readonly DateTimeOffset November = new(2026, 11, 21, 9, 0, 0, TimeSpan.Zero);
-    private readonly ManualClock _clock = new(November);
+    private readonly FakeTimeProvider _clock = new(November);
     private WebhookReceiver _hooks = null!;
     private GatewayHost _gw = null!;
 
@@ -64,7 +64,7 @@ public sealed class MonthlyLimitTests(RedisServer redis) : IClassFixture<RedisSe
         Assert.Equal("insufficient_quota", error.GetProperty("code").GetString());
         Assert.Contains("monthly hard limit", error.GetProperty("message").GetString());
 
-        _clock.Set(new DateTimeOffset(2026, 12, 1, 0, 0, 1, TimeSpan.Zero));
+        _clock.SetUtcNow(new DateTimeOffset(2026, 12, 1, 0, 0, 1, TimeSpan.Zero));
         Assert.All(await _gw.ChatManyAsync(key, 3), s => Assert.Equal(HttpStatusCode.OK, s));
         Assert.Equal(3 * RequestCost, await MonthSpendAsync(account));
     }
@@ -90,7 +90,7 @@ public sealed class MonthlyLimitTests(RedisServer redis) : IClassFixture<RedisSe
         Assert.Equal(1, await NotificationsMetricAsync(account));
 
         // December: the spend starts from zero, and crossing again notifies again, once.
-        _clock.Set(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero));
+        _clock.SetUtcNow(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero));
         Assert.All(await _gw.ChatManyAsync(key, 20), s => Assert.Equal(HttpStatusCode.OK, s));
         received = await _hooks.WaitForAsync(r => r.Count(d => d.Json.GetProperty("account_id").GetString() == account) >= 2);
         var months = received.Where(d => d.Json.GetProperty("account_id").GetString() == account)

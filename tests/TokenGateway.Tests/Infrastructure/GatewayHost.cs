@@ -31,11 +31,11 @@ public sealed class GatewayHost : IAsyncDisposable
     public HttpClient Admin { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
     public IServiceProvider Services => _app.Services;
-    public ManualClock? Clock { get; private set; }
+    public FakeTimeProvider? Clock { get; private set; }
 
     /// <param name="settings">Extra configuration, e.g. <c>["Metering:HoldTtlSeconds"] = "5"</c> (under TokenGateway:).</param>
     /// <param name="args">Extra command-line arguments, for settings outside the TokenGateway section.</param>
-    public static async Task<GatewayHost> StartAsync(RedisServer redis, IDictionary<string, string>? settings = null, ManualClock? clock = null, MockUpstreamOptions? upstream = null, IEnumerable<string>? args = null)
+    public static async Task<GatewayHost> StartAsync(RedisServer redis, IDictionary<string, string>? settings = null, FakeTimeProvider? clock = null, MockUpstreamOptions? upstream = null, IEnumerable<string>? args = null)
     {
         var host = new GatewayHost { Clock = clock };
         host.Upstream = await MockUpstreamServer.StartAsync(upstream, https: true);

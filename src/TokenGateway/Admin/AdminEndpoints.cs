@@ -11,7 +11,7 @@ using TokenGateway.Redis;
 
 namespace TokenGateway.Admin;
 
-/// <summary>The admin API of PRODUCT.md. Off (not mapped) when no admin token is configured.</summary>
+/// <summary>The admin API (accounts, keys, credits, limits, auto-recharge, ledger, usage). Off (not mapped) when no admin token is configured.</summary>
 internal static partial class AdminEndpoints
 {
     // NOTE: \z, not $: .NET's $ also matches before a final newline, which let "nl\n" through. Lowercase, and no

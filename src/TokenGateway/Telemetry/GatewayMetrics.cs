@@ -50,9 +50,10 @@ internal sealed class GatewayMetrics
             tags: null, advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [.. TokenCounts.Select(b => (long)b)] });
     }
 
-    /// <summary>The gateway's counters and gauges, labelled by account (its histograms are not).</summary>
-    public static bool IsPerAccount(Instrument instrument) =>
-        instrument.Meter.Name == MeterName && instrument is not (Histogram<double> or Histogram<long>);
+    /// <summary>The instruments labelled by account, whose series grow with the number of accounts.</summary>
+    public static bool IsPerAccount(Instrument instrument) => instrument.Meter.Name == MeterName && instrument.Name is
+        "tokengateway.tokens" or "tokengateway.cost" or "tokengateway.requests" or "tokengateway.billing.notifications"
+        or "tokengateway.balance" or "tokengateway.held";
 
     public Histogram<double> ReserveDuration { get; }
     public Histogram<double> SettleDuration { get; }

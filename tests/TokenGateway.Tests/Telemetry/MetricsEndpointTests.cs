@@ -131,6 +131,20 @@ public sealed class MetricsEndpointTests(RedisServer redis) : IClassFixture<Redi
     }
 
     [Fact]
+    public async Task Metrics_MoreAccountsThanTheSdksDefaultLimit_EachKeepsItsSeries()
+    {
+        var metrics = _gw.Services.GetRequiredService<GatewayMetrics>();
+        var prefix = NewAccount();
+
+        // The OpenTelemetry SDK's default is 2,000 series per instrument; the per-account ones allow 10,000.
+        for (var i = 0; i < 2_500; i++) metrics.Request($"{prefix}-{i}", "gpt-4o-mini", RequestOutcome.Ok);
+
+        var text = await _gw.Http.GetStringAsync("/metrics");
+        Assert.Equal(2_500, MetricsText.Samples(text).Count(s => s.Name == "tokengateway_requests_total" && s.Labels["account"].StartsWith(prefix, StringComparison.Ordinal)));
+        Assert.DoesNotContain("otel_metric_overflow", text);
+    }
+
+    [Fact]
     public void Recording_AnExistingSeries_DoesNotAllocate()
     {
         var metrics = _gw.Services.GetRequiredService<GatewayMetrics>();

@@ -5,8 +5,8 @@ using TokenGateway.Metering;
 namespace TokenGateway.Telemetry;
 
 /// <summary>
-/// The gateway's one <see cref="Meter"/> ("TokenGateway") and its instruments. /metrics (see
-/// <see cref="PrometheusTextWriter"/> for the naming rule) and OTLP export the same instruments.
+/// The gateway's one <see cref="Meter"/> ("TokenGateway") and its instruments. /metrics and OTLP export the
+/// same instruments (see <see cref="TelemetryExtensions"/>).
 /// Labels are bounded: account ids and priced model names, never request ids or key material.
 /// </summary>
 internal sealed class GatewayMetrics
@@ -32,13 +32,15 @@ internal sealed class GatewayMetrics
         var meter = meterFactory.Create(MeterName);
         _tokens = meter.CreateCounter<long>("tokengateway.tokens", "{token}",
             "Tokens billed, by type: input (uncached prompt), cached (cached prompt), output; the three add up to the request's total.");
-        _cost = meter.CreateCounter<double>("tokengateway.cost", "USD", "Amount charged to accounts (the exact micro-USD charges, in USD).");
+        // NOTE: "usd" in lower case: the Prometheus exporter appends a unit it does not know verbatim, and the
+        // dashboard reads tokengateway_cost_usd_total, tokengateway_balance_usd, tokengateway_held_usd.
+        _cost = meter.CreateCounter<double>("tokengateway.cost", "usd", "Amount charged to accounts (the exact micro-USD charges, in USD).");
         _requests = meter.CreateCounter<long>("tokengateway.requests", "{request}", "Requests to the metered endpoints, by outcome.");
         _redisErrors = meter.CreateCounter<long>("tokengateway.redis.errors", "{error}", "Redis errors and timeouts, by operation.");
         _billingNotifications = meter.CreateCounter<long>("tokengateway.billing.notifications", "{event}",
             "Billing events raised (soft limit crossed, auto-recharge requested/succeeded/failed/limit reached), by account and kind.");
-        meter.CreateObservableGauge("tokengateway.balance", balances.Balances, "USD", "Account balance as stored in Redis (refreshed every few seconds; the same on every replica).");
-        meter.CreateObservableGauge("tokengateway.held", balances.Held, "USD", "Amount held by in-flight requests of the account, as stored in Redis.");
+        meter.CreateObservableGauge("tokengateway.balance", balances.Balances, "usd", "Account balance as stored in Redis (refreshed every few seconds; the same on every replica).");
+        meter.CreateObservableGauge("tokengateway.held", balances.Held, "usd", "Amount held by in-flight requests of the account, as stored in Redis.");
         ReserveDuration = Seconds(meter, "tokengateway.reserve.duration", FastSeconds, "Duration of the reserve script (one Redis round trip).");
         SettleDuration = Seconds(meter, "tokengateway.settle.duration", FastSeconds, "Duration of settling a request (one Redis round trip, more on retries).");
         Overhead = Seconds(meter, "tokengateway.overhead", FastSeconds, "Time a forwarded request spent in the gateway, excluding the upstream call.");
@@ -47,6 +49,11 @@ internal sealed class GatewayMetrics
         _genAiTokens = meter.CreateHistogram("gen_ai.client.token.usage", "{token}", "Tokens used per request (GenAI semantic conventions).",
             tags: null, advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [.. TokenCounts.Select(b => (long)b)] });
     }
+
+    /// <summary>The instruments labelled by account, whose series grow with the number of accounts.</summary>
+    public static bool IsPerAccount(Instrument instrument) => instrument.Meter.Name == MeterName && instrument.Name is
+        "tokengateway.tokens" or "tokengateway.cost" or "tokengateway.requests" or "tokengateway.billing.notifications"
+        or "tokengateway.balance" or "tokengateway.held";
 
     public Histogram<double> ReserveDuration { get; }
     public Histogram<double> SettleDuration { get; }

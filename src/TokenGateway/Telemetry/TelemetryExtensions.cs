@@ -1,5 +1,5 @@
+using System.Diagnostics.Metrics;
 using OpenTelemetry;
-using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -11,78 +11,84 @@ internal static class TelemetryExtensions
 {
     public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
+    /// <summary>Probes and scrapes: no span for them.</summary>
+    private static readonly PathString[] Probes = ["/metrics", "/readyz", "/healthz"];
+
+    /// <summary>
+    /// The gateway's meter and ASP.NET Core's (<c>http.server.*</c>), on <c>/metrics</c> and, when
+    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set in any configuration source, exported over OTLP with the spans:
+    /// the gateway's, ASP.NET Core's server span (the instrumentation package names it after the route and adds
+    /// the semantic-convention tags .NET leaves out of it) and HttpClient's (which .NET tags itself).
+    /// The OTLP exporter reads the standard OTEL_EXPORTER_OTLP_* settings (endpoint, protocol, headers) from the
+    /// host's configuration, so a command-line or appsettings value works like the environment variable.
+    /// </summary>
     public static IServiceCollection AddTelemetry(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.Section);
         services.AddSingleton<AccountBalances>();
         services.AddSingleton<GatewayMetrics>();
-        services.AddSingleton<MetricsCollector>();
         services.AddSingleton<ReadinessCheck>();
         services.AddHostedService<BalanceRefresher>();
-        if (!string.IsNullOrWhiteSpace(configuration[OtlpEndpointVariable])) services.AddOtlpExport(configuration);
+
+        var otlp = !string.IsNullOrWhiteSpace(configuration[OtlpEndpointVariable]);
+        var telemetry = services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService(configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } name ? name : "tokengateway"))
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(GatewayMetrics.MeterName, "Microsoft.AspNetCore.Hosting");
+                ((IDeferredMeterProviderBuilder)metrics).Configure((sp, builder) =>
+                {
+                    var own = sp.GetRequiredService<IMeterFactory>();
+                    builder.AddView(instrument => ThisHostOnly(instrument, own));
+                });
+                metrics.AddPrometheusExporter(o =>
+                {
+                    // NOTE: every scrape collects afresh (the default caches 300 ms), and the series carry only
+                    // their own labels, as the dashboard's queries expect (no otel_scope_* labels, no target_info).
+                    o.ScrapeResponseCacheDurationMilliseconds = 0;
+                    o.ScopeInfoEnabled = false;
+                    o.TargetInfoEnabled = false;
+                });
+                if (otlp) metrics.AddOtlpExporter();
+            });
+        // NOTE: without an exporter no tracer provider is built, so no listener makes ActivitySource create spans.
+        if (otlp)
+        {
+            telemetry.WithTracing(tracing => tracing
+                .AddSource(GatewayTracing.SourceName, "System.Net.Http")
+                .AddAspNetCoreInstrumentation(o => o.Filter = context => !Probes.Contains(context.Request.Path))
+                .AddOtlpExporter());
+        }
         return services;
     }
 
     /// <summary>
-    /// OTLP export of the gateway's metrics and spans plus those ASP.NET Core and HttpClient publish on their
-    /// own. The exporter reads the standard OTEL_EXPORTER_OTLP_* variables (endpoint, protocol, headers).
+    /// <c>AddMeter</c> selects meters by name, and every host of a process (the tests run several) has its own
+    /// <c>TokenGateway</c> and ASP.NET Core meters, created by its own <see cref="IMeterFactory"/>: keep only the
+    /// instruments of this host's factory. The gateway's per-account instruments get room for more series than
+    /// the SDK's default of 2,000 per instrument (account × model × outcome); past the limit, new series are
+    /// summed into one labelled <c>otel_metric_overflow="true"</c>.
     /// </summary>
-    private static void AddOtlpExport(this IServiceCollection services, IConfiguration configuration)
-    {
-        var resource = ResourceBuilder.CreateDefault().AddService(Environment.GetEnvironmentVariable("OTEL_SERVICE_NAME") ?? "tokengateway");
-        // NOTE: OpenTelemetry.Extensions.Hosting is not available here: the providers are plain singletons,
-        // created at start-up by OtlpProviders and disposed (flushed) with the container on shutdown.
-        services.AddSingleton(_ => Sdk.CreateMeterProviderBuilder()
-            .SetResourceBuilder(resource)
-            .AddMeter(GatewayMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "System.Net.Http")
-            .AddOtlpExporter(o => FromConfiguration(o, configuration, "/v1/metrics"))
-            .Build());
-        services.AddSingleton(_ => Sdk.CreateTracerProviderBuilder()
-            .SetResourceBuilder(resource)
-            .AddSource(GatewayTracing.SourceName, "Microsoft.AspNetCore", "System.Net.Http")
-            .AddOtlpExporter(o => FromConfiguration(o, configuration, "/v1/traces"))
-            .Build());
-        services.AddHostedService<OtlpProviders>();
-    }
+    private static MetricStreamConfiguration? ThisHostOnly(Instrument instrument, IMeterFactory own) =>
+        !ReferenceEquals(instrument.Meter.Scope, own) ? MetricStreamConfiguration.Drop
+        : GatewayMetrics.IsPerAccount(instrument) ? PerAccountSeries
+        : null;
 
-    /// <summary>
-    /// The exporter reads OTEL_EXPORTER_OTLP_* from the environment itself. An endpoint given through another
-    /// configuration source (command line, appsettings) is applied here, with the per-signal path that
-    /// OTLP/HTTP needs when an endpoint is set in code.
-    /// </summary>
-    private static void FromConfiguration(OtlpExporterOptions options, IConfiguration configuration, string signalPath)
-    {
-        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable(OtlpEndpointVariable))) return;
-        if (configuration["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf") options.Protocol = OtlpExportProtocol.HttpProtobuf;
-        var endpoint = configuration[OtlpEndpointVariable]!.TrimEnd('/');
-        options.Endpoint = new Uri(options.Protocol == OtlpExportProtocol.HttpProtobuf ? endpoint + signalPath : endpoint);
-    }
+    // NOTE: the SDK allocates an instrument's points up front: measured, 10,000 take about 0.9 MB per instrument.
+    private static readonly MetricStreamConfiguration PerAccountSeries = new() { CardinalityLimit = 10_000 };
 
     /// <summary><c>/metrics</c> (Prometheus text format, unauthenticated like any scrape endpoint) and <c>/readyz</c>.</summary>
     public static WebApplication MapTelemetry(this WebApplication app)
     {
-        // NOTE: resolved now so the listener sees every measurement from the first request on.
-        var collector = app.Services.GetRequiredService<MetricsCollector>();
-        app.MapGet("/metrics", (HttpContext context) =>
+        app.MapPrometheusScrapingEndpoint("/metrics", meterProvider: null, configureBranchedPipeline: branch => branch.Use((context, next) =>
         {
             context.Response.Headers.CacheControl = "no-store";
-            return Results.Text(collector.Scrape(), PrometheusTextWriter.ContentType);
-        });
+            // NOTE: always the text format 0.0.4, as before the exporter: OpenMetrics (which Prometheus asks for
+            // first) would add a _created series per counter and histogram.
+            context.Request.Headers.Accept = "text/plain; version=0.0.4";
+            return next(context);
+        }), optionsName: null).DisableHttpMetrics();
         app.MapGet("/readyz", (ReadinessCheck check) => check.CheckAsync());
         return app;
-    }
-
-    /// <summary>Creates the OTLP providers when the host starts, so they listen before the first request.</summary>
-    private sealed class OtlpProviders(MeterProvider meters, TracerProvider tracer) : IHostedService
-    {
-        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken)
-        {
-            // NOTE: the container disposes both after this; flushing here sends what the last requests recorded.
-            meters.ForceFlush(5000);
-            tracer.ForceFlush(5000);
-            return Task.CompletedTask;
-        }
     }
 }

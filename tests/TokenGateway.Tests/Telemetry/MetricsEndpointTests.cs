@@ -2,15 +2,16 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
+using TokenGateway.Telemetry;
 using TokenGateway.Tests.Infrastructure;
 
 namespace TokenGateway.Tests.Telemetry;
 
 /// <summary>
-/// /metrics, /readyz and the spans of a real gateway after known traffic. The meter is process-wide
-/// and other test classes record into it in parallel: each test uses an account of its own and looks
-/// at that account's series only.
+/// /metrics, /readyz and the spans of a real gateway (one per test) after known traffic. /metrics shows only
+/// what its own host recorded (see <see cref="MetricsIsolationTests"/>), so histogram counts are exact.
 /// </summary>
 public sealed class MetricsEndpointTests(RedisServer redis) : IClassFixture<RedisServer>, IAsyncLifetime
 {
@@ -57,11 +58,13 @@ public sealed class MetricsEndpointTests(RedisServer redis) : IClassFixture<Redi
         text = await WaitForAsync(t => MetricsText.Value(t, "tokengateway_balance_usd", ("account", account)) == 10 - 2 * 451 / 1e6);
         Assert.Equal(0, MetricsText.Value(text, "tokengateway_held_usd", ("account", account)));
 
-        // Histograms of the hot path (shared by every test: only their presence is asserted).
-        foreach (var name in new[] { "tokengateway_reserve_duration_seconds_count", "tokengateway_settle_duration_seconds_count", "tokengateway_overhead_seconds_count" })
-            Assert.True(MetricsText.Value(text, name) >= 2, name);
-        Assert.True(MetricsText.Value(text, "tokengateway_upstream_duration_seconds_count", ("model", "gpt-4o-mini")) >= 2);
-        Assert.True(MetricsText.Value(text, "gen_ai_client_token_usage_sum", ("gen_ai_operation_name", "chat"), ("gen_ai_request_model", "gpt-4o-mini"), ("gen_ai_token_type", "input")) >= 2 * 1234);
+        // Histograms of the hot path: the refused request was reserved (and refused there), never forwarded.
+        Assert.Equal(3, MetricsText.Value(text, "tokengateway_reserve_duration_seconds_count"));
+        Assert.Equal(2, MetricsText.Value(text, "tokengateway_settle_duration_seconds_count"));
+        Assert.Equal(2, MetricsText.Value(text, "tokengateway_overhead_seconds_count"));
+        Assert.Equal(2, MetricsText.Value(text, "tokengateway_upstream_duration_seconds_count", ("model", "gpt-4o-mini")));
+        Assert.Equal(2, MetricsText.Value(text, "tokengateway_upstream_duration_seconds_bucket", ("model", "gpt-4o-mini"), ("le", "+Inf")));
+        Assert.Equal(2 * 1234, MetricsText.Value(text, "gen_ai_client_token_usage_sum", ("gen_ai_operation_name", "chat"), ("gen_ai_request_model", "gpt-4o-mini"), ("gen_ai_token_type", "input")));
         Assert.DoesNotContain(key, text);
         Assert.DoesNotContain("req_", text);
     }
@@ -100,6 +103,63 @@ public sealed class MetricsEndpointTests(RedisServer redis) : IClassFixture<Redi
         Assert.Equal(HttpStatusCode.ServiceUnavailable, r.StatusCode);
         var text = await WaitForAsync(t => Value(t, "tokengateway_requests_total", account, "text-embedding-3-large", ("outcome", "upstream_error")) == 1);
         Assert.Null(Value(text, "tokengateway_cost_usd_total", account, "text-embedding-3-large"));
+    }
+
+    [Fact]
+    public async Task Metrics_AskedForOpenMetrics_AnswerTextFormat004_UncachedAndNotStored()
+    {
+        var account = NewAccount();
+        var metrics = _gw.Services.GetRequiredService<GatewayMetrics>();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        // What Prometheus 2.x sends: OpenMetrics first (it would add a _created series per counter).
+        request.Headers.TryAddWithoutValidation("Accept", "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1");
+
+        metrics.Request(account, "gpt-4o-mini", RequestOutcome.Ok);
+        var r = await _gw.Http.SendAsync(request);
+        var first = await r.Content.ReadAsStringAsync();
+        metrics.Request(account, "gpt-4o-mini", RequestOutcome.Ok);
+        var second = await _gw.Http.GetStringAsync("/metrics");
+
+        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", r.Content.Headers.ContentType!.ToString());
+        Assert.Equal("no-store", r.Headers.CacheControl!.ToString());
+        Assert.DoesNotContain("_created", first);
+        Assert.DoesNotContain("otel_scope", first);
+        Assert.DoesNotContain("target_info", first);
+        // No scrape cache: the second scrape, right after the first, sees the second request.
+        Assert.Equal(1, Value(first, "tokengateway_requests_total", account, "gpt-4o-mini", ("outcome", "ok")));
+        Assert.Equal(2, Value(second, "tokengateway_requests_total", account, "gpt-4o-mini", ("outcome", "ok")));
+    }
+
+    [Fact]
+    public async Task Metrics_MoreAccountsThanTheSdksDefaultLimit_EachKeepsItsSeries()
+    {
+        var metrics = _gw.Services.GetRequiredService<GatewayMetrics>();
+        var prefix = NewAccount();
+
+        // The OpenTelemetry SDK's default is 2,000 series per instrument; the per-account ones allow 10,000.
+        for (var i = 0; i < 2_500; i++) metrics.Request($"{prefix}-{i}", "gpt-4o-mini", RequestOutcome.Ok);
+
+        var text = await _gw.Http.GetStringAsync("/metrics");
+        Assert.Equal(2_500, MetricsText.Samples(text).Count(s => s.Name == "tokengateway_requests_total" && s.Labels["account"].StartsWith(prefix, StringComparison.Ordinal)));
+        Assert.DoesNotContain("otel_metric_overflow", text);
+    }
+
+    [Fact]
+    public void Recording_AnExistingSeries_DoesNotAllocate()
+    {
+        var metrics = _gw.Services.GetRequiredService<GatewayMetrics>();
+        var account = NewAccount();
+        void Record()
+        {
+            metrics.Request(account, "gpt-4o-mini", RequestOutcome.Ok);
+            metrics.UpstreamDuration.Record(0.002, new KeyValuePair<string, object?>("model", "gpt-4o-mini"));
+        }
+        Record();
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++) Record();
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     [Fact]
@@ -167,6 +227,7 @@ public sealed class MetricsEndpointTests(RedisServer redis) : IClassFixture<Redi
         {
             var r = await _gw.Http.GetAsync("/metrics");
             Assert.Equal("text/plain; version=0.0.4; charset=utf-8", r.Content.Headers.ContentType!.ToString());
+            Assert.Equal("no-store", r.Headers.CacheControl!.ToString());
             text = await r.Content.ReadAsStringAsync();
             if (done(text)) return text;
         }

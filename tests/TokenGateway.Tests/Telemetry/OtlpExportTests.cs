@@ -9,7 +9,10 @@ using TokenGateway.Tests.Infrastructure;
 
 namespace TokenGateway.Tests.Telemetry;
 
-/// <summary>With OTEL_EXPORTER_OTLP_ENDPOINT set, metrics and spans reach an OTLP/HTTP receiver (flushed on shutdown).</summary>
+/// <summary>
+/// With OTEL_EXPORTER_OTLP_ENDPOINT set (here on the command line, not in the environment), metrics and spans
+/// reach an OTLP/HTTP receiver (flushed on shutdown).
+/// </summary>
 public sealed class OtlpExportTests(RedisServer redis) : IClassFixture<RedisServer>
 {
     [Fact]
@@ -46,6 +49,8 @@ public sealed class OtlpExportTests(RedisServer redis) : IClassFixture<RedisServ
         var traces = string.Join("\n", received.Where(r => r.Path == "/v1/traces").Select(r => Encoding.UTF8.GetString(r.Body)));
         var metrics = string.Join("\n", received.Where(r => r.Path == "/v1/metrics").Select(r => Encoding.UTF8.GetString(r.Body)));
         foreach (var span in new[] { "proxy", "reserve", "upstream", "settle", account }) Assert.Contains(span, traces);
+        // The server span, named after the route and tagged by the ASP.NET Core instrumentation (.NET leaves it bare).
+        foreach (var tag in new[] { "POST /v1/{**path}", "http.route", "http.response.status_code", "url.path" }) Assert.Contains(tag, traces);
         foreach (var name in new[] { "tokengateway.tokens", "tokengateway.requests", "gen_ai.client.token.usage", "http.server.request.duration", account })
             Assert.Contains(name, metrics);
     }

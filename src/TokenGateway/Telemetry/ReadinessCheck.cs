@@ -20,7 +20,7 @@ internal sealed partial class ReadinessCheck(RedisConnection redis, GatewayMetri
             foreach (var endpoint in multiplexer.GetEndPoints())
             {
                 var server = multiplexer.GetServer(endpoint);
-                if (server.IsSlave) continue;
+                if (server.IsReplica) continue;
                 if (!server.IsConnected) return Results.Text("redis unreachable", statusCode: StatusCodes.Status503ServiceUnavailable);
                 primaries++;
                 await server.PingAsync();

@@ -6,7 +6,7 @@ using OpenTelemetry.Trace;
 
 namespace TokenGateway.Telemetry;
 
-/// <summary>Wiring of metrics, traces, <c>/metrics</c> and <c>/readyz</c>.</summary>
+/// <summary>Wiring of metrics, traces and <c>/metrics</c>.</summary>
 internal static class TelemetryExtensions
 {
     public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
@@ -17,7 +17,6 @@ internal static class TelemetryExtensions
         services.AddSingleton<AccountBalances>();
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<MetricsCollector>();
-        services.AddSingleton<ReadinessCheck>();
         services.AddHostedService<BalanceRefresher>();
         if (!string.IsNullOrWhiteSpace(configuration[OtlpEndpointVariable])) services.AddOtlpExport(configuration);
         return services;
@@ -58,7 +57,7 @@ internal static class TelemetryExtensions
         options.Endpoint = new Uri(options.Protocol == OtlpExportProtocol.HttpProtobuf ? endpoint + signalPath : endpoint);
     }
 
-    /// <summary><c>/metrics</c> (Prometheus text format, unauthenticated like any scrape endpoint) and <c>/readyz</c>.</summary>
+    /// <summary><c>/metrics</c> (Prometheus text format, unauthenticated like any scrape endpoint).</summary>
     public static WebApplication MapTelemetry(this WebApplication app)
     {
         // NOTE: resolved now so the listener sees every measurement from the first request on.
@@ -68,7 +67,6 @@ internal static class TelemetryExtensions
             context.Response.Headers.CacheControl = "no-store";
             return Results.Text(collector.Scrape(), PrometheusTextWriter.ContentType);
         });
-        app.MapGet("/readyz", (ReadinessCheck check) => check.CheckAsync());
         return app;
     }
 

@@ -64,6 +64,7 @@ internal sealed class RedisConnector(IOptions<GatewayOptions> options) : IHosted
 
     public async ValueTask DisposeAsync()
     {
+        // NOTE: a connect still in progress is awaited (at most ConnectTimeout), so its multiplexer is closed too.
         if (_connection.IsValueCreated) await (await _connection.Value).DisposeAsync();
     }
 }

@@ -9,9 +9,12 @@ internal sealed record ReserveRequest(
 
 internal enum ReserveStatus { Reserved, InvalidKey, ModelNotAllowed, InsufficientQuota }
 
-/// <param name="Limit">balance, hard_limit or key_budget: the limit that refused the request.</param>
+/// <summary>The limit that refused a reserve: the credit balance (with the overdraft), the account's monthly hard limit, or the key's monthly budget.</summary>
+internal enum QuotaLimit { Balance, HardLimit, KeyBudget }
+
+/// <param name="Limit">The limit that refused the request (<see cref="ReserveStatus.InsufficientQuota"/> only).</param>
 internal sealed record ReserveResult(
-    ReserveStatus Status, long HoldMicros = 0, int GrantedOutputTokens = 0, string? Limit = null, long RoomMicros = 0, long NeededMicros = 0);
+    ReserveStatus Status, long HoldMicros = 0, int GrantedOutputTokens = 0, QuotaLimit? Limit = null, long RoomMicros = 0, long NeededMicros = 0);
 
 /// <param name="Model">The priced model's label (a name from the pricing file), never the raw client string.</param>
 /// <param name="Usage">What was billed; default when nothing was (a released hold).</param>
@@ -21,7 +24,8 @@ internal sealed record SettleRequest(
     public long CostMicros => Charge.Micros;
 }
 
-internal sealed record SettleResult(bool AlreadySettled, long BalanceMicros);
+/// <param name="RaisedEvents">Outbox events this settle raised (soft limit, auto-recharge), to deliver in the background.</param>
+internal sealed record SettleResult(bool AlreadySettled, long BalanceMicros, IReadOnlyList<string> RaisedEvents);
 
 /// <summary>IdempotencyKeyReused: the Idempotency-Key was used with a different amount, expiry or source; nothing was granted.</summary>
 internal enum GrantStatus { Added, Replayed, NoAccount, IdempotencyKeyReused }

@@ -12,14 +12,14 @@ internal sealed record UsageRow(string Group, long Requests, long CostMicros, lo
 /// Usage by day, model or key, read from the per-day hashes the settle script increments
 /// (field <c>model|keyId|metric</c>): one HGETALL per day, no scan of the ledger.
 /// </summary>
-internal sealed class UsageReport(RedisConnection redis)
+internal sealed class UsageReport(RedisConnector redis)
 {
     public const int MaxDays = 366;
 
     public async Task<IReadOnlyList<UsageRow>> ReadAsync(string accountId, DateOnly from, DateOnly to, string groupBy)
     {
         var keys = new AccountKeys(accountId);
-        var db = redis.Database;
+        var db = await redis.DatabaseAsync();
         var days = Enumerable.Range(0, to.DayNumber - from.DayNumber + 1).Select(from.AddDays).ToList();
         var hashes = await Task.WhenAll(days.Select(d => db.HashGetAllAsync(keys.UsageDay(d.ToString("yyyyMMdd", CultureInfo.InvariantCulture)))));
         var rows = new SortedDictionary<string, long[]>(StringComparer.Ordinal);

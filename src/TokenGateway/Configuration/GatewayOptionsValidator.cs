@@ -21,6 +21,8 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (!string.IsNullOrEmpty(o.Upstream.CaCertificateFile) && CertificateProblem(o.Upstream.CaCertificateFile) is { } problem)
             Check(false, "Upstream:CaCertificateFile", $"'{o.Upstream.CaCertificateFile}' must be a readable PEM certificate file: {problem}");
         Check(!string.IsNullOrWhiteSpace(o.Redis.Configuration), "Redis:Configuration", "is required (e.g. 127.0.0.1:6379).");
+        if (!string.IsNullOrWhiteSpace(o.Redis.Configuration) && RedisConfigurationProblem(o.Redis.Configuration) is { } redisProblem)
+            Check(false, "Redis:Configuration", $"is not a StackExchange.Redis configuration string: {redisProblem}");
         Check(!string.IsNullOrWhiteSpace(o.Pricing.File), "Pricing:File", "is required.");
         Check(o.Billing.OverdraftUsd >= 0, "Billing:OverdraftUsd", "must be zero or more.");
         Check(o.Billing.MinimumTopUpUsd >= 0, "Billing:MinimumTopUpUsd", "must be zero or more.");
@@ -55,6 +57,20 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>Checked here so that a bad string stops the start with its setting named, not every later Redis call.</summary>
+    private static string? RedisConfigurationProblem(string configuration)
+    {
+        try
+        {
+            _ = StackExchange.Redis.ConfigurationOptions.Parse(configuration);
+            return null;
+        }
+        catch (ArgumentException e)
         {
             return e.Message;
         }

@@ -40,7 +40,10 @@ public static class GatewayApplication
         services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<RedisConnection>();
+        // NOTE: the one multiplexer of the process; its connect starts with the host and never holds it up (see RedisConnector).
+        services.AddSingleton<RedisConnector>();
+        services.AddHostedService(sp => sp.GetRequiredService<RedisConnector>());
+        services.AddHealthChecks().AddCheck<ReadinessCheck>("redis");
         services.AddSingleton<PricingCatalog>();
         services.AddSingleton<KeyStore>();
         services.AddSingleton<BillingStore>();
@@ -65,6 +68,7 @@ public static class GatewayApplication
         app.Map("/v1/{**path}", proxy.HandleAsync);
         app.MapAdminApi();
         app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapHealthChecks(ReadinessCheck.Path, ReadinessCheck.Options);
         app.MapTelemetry();
         return app;
     }

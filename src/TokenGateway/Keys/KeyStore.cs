@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using TokenGateway.Billing.Scripts;
 using TokenGateway.Configuration;
 using TokenGateway.Redis;
 
@@ -26,13 +27,10 @@ internal readonly record struct KeyRef(string AccountId, string KeyId)
 /// so a revocation is effective at once on every replica. The secret hash → key mapping never
 /// changes once written, so it is cached here: the hot path then needs no extra round trip.
 /// </summary>
-internal sealed class KeyStore(RedisConnection redis, TimeProvider clock, IOptions<GatewayOptions> options)
+internal sealed class KeyStore(RedisConnector redis, TimeProvider clock, IOptions<GatewayOptions> options)
 {
     private const int MaxCachedKeys = 100_000;
-    private static readonly RedisScript KeyUsable = RedisScript.FromResources("key_usable");
     private readonly ConcurrentDictionary<string, KeyRef> _bySecretHash = new(StringComparer.Ordinal);
-
-    private IDatabase Db => redis.Database;
 
     /// <summary>The key a request presents (a <c>tg-</c> secret in one of the key headers), with its secret's hash; null when none matches.</summary>
     public async Task<(KeyRef Key, string SecretHash)?> FindForRequestAsync(HttpRequest request)
@@ -46,7 +44,7 @@ internal sealed class KeyStore(RedisConnection redis, TimeProvider clock, IOptio
     public async Task<KeyRef?> FindAsync(string secretHash)
     {
         if (_bySecretHash.TryGetValue(secretHash, out var cached)) return cached;
-        var value = (string?)await Db.HashGetAsync(AccountKeys.KeysBySecret, secretHash);
+        var value = (string?)await (await redis.DatabaseAsync()).HashGetAsync(AccountKeys.KeysBySecret, secretHash);
         if (value is null) return null;
         var found = KeyRef.FromDirectoryValue(value);
         if (_bySecretHash.Count >= MaxCachedKeys) _bySecretHash.Clear();
@@ -60,7 +58,8 @@ internal sealed class KeyStore(RedisConnection redis, TimeProvider clock, IOptio
         var secret = GatewayKeySecret.Generate();
         var sha = GatewayKeySecret.Hash(secret);
         var keys = new AccountKeys(accountId);
-        await Db.HashSetAsync(keys.Key(keyId),
+        var db = await redis.DatabaseAsync();
+        await db.HashSetAsync(keys.Key(keyId),
         [
             new("sha", sha), new("status", "active"), new("name", name),
             new("models", models is null ? "" : string.Join(',', models)),
@@ -68,26 +67,21 @@ internal sealed class KeyStore(RedisConnection redis, TimeProvider clock, IOptio
             new("expires_ms", expiresAt?.ToUnixTimeMilliseconds() ?? 0),
             new("created_ms", clock.GetUtcNow().ToUnixTimeMilliseconds()),
         ]);
-        await Db.HashSetAsync(AccountKeys.KeysById, keyId, accountId);
-        await Db.HashSetAsync(AccountKeys.KeysBySecret, sha, new KeyRef(accountId, keyId).DirectoryValue);
+        await db.HashSetAsync(AccountKeys.KeysById, keyId, accountId);
+        await db.HashSetAsync(AccountKeys.KeysBySecret, sha, new KeyRef(accountId, keyId).DirectoryValue);
         return (keyId, secret);
     }
 
     /// <summary>The same checks as the reserve script (status, expiry, current or in-grace secret), for read-only endpoints.</summary>
-    /// <summary>Checks status, expiry and rotation grace by the reserve script's own rule (prelude.lua).</summary>
-    public async Task<bool> IsUsableAsync(KeyRef key, string secretHash)
-    {
-        var keys = new AccountKeys(key.AccountId);
-        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        return (int)await KeyUsable.EvaluateAsync(Db, keys.ScriptKeys(keys.Key(key.KeyId)), [secretHash, now]) == 1;
-    }
+    public async Task<bool> IsUsableAsync(KeyRef key, string secretHash) =>
+        await new KeyUsableScript(key.AccountId, key.KeyId, secretHash, clock.GetUtcNow()).RunAsync(await redis.DatabaseAsync());
 
-    public async Task<string?> AccountOfAsync(string keyId) => await Db.HashGetAsync(AccountKeys.KeysById, keyId);
+    public async Task<string?> AccountOfAsync(string keyId) => await (await redis.DatabaseAsync()).HashGetAsync(AccountKeys.KeysById, keyId);
 
     public async Task<bool> RevokeAsync(string keyId)
     {
         if (await AccountOfAsync(keyId) is not string accountId) return false;
-        await Db.HashSetAsync(new AccountKeys(accountId).Key(keyId), "status", "revoked");
+        await (await redis.DatabaseAsync()).HashSetAsync(new AccountKeys(accountId).Key(keyId), "status", "revoked");
         return true;
     }
 
@@ -96,13 +90,14 @@ internal sealed class KeyStore(RedisConnection redis, TimeProvider clock, IOptio
     {
         if (await AccountOfAsync(keyId) is not string accountId) return null;
         var key = new AccountKeys(accountId).Key(keyId);
-        var oldSha = (string?)await Db.HashGetAsync(key, "sha");
+        var db = await redis.DatabaseAsync();
+        var oldSha = (string?)await db.HashGetAsync(key, "sha");
         if (oldSha is null) return null;
         var secret = GatewayKeySecret.Generate();
         var sha = GatewayKeySecret.Hash(secret);
         var graceEnds = clock.GetUtcNow().AddSeconds(options.Value.Keys.RotationGraceSeconds).ToUnixTimeMilliseconds();
-        await Db.HashSetAsync(AccountKeys.KeysBySecret, sha, new KeyRef(accountId, keyId).DirectoryValue);
-        await Db.HashSetAsync(key, [new("sha", sha), new("prev_sha", oldSha), new("prev_until_ms", graceEnds)]);
+        await db.HashSetAsync(AccountKeys.KeysBySecret, sha, new KeyRef(accountId, keyId).DirectoryValue);
+        await db.HashSetAsync(key, [new("sha", sha), new("prev_sha", oldSha), new("prev_until_ms", graceEnds)]);
         return secret;
     }
 }

@@ -14,8 +14,8 @@ internal static class QuotaMessages
         var where = billingUrl.Length > 0 ? $" Add credits at {billingUrl}." : " Ask your gateway administrator to add credits.";
         return r.Limit switch
         {
-            "hard_limit" => $"You exceeded your current quota, please check your plan and billing details. Account '{accountId}' reached its monthly hard limit: {left} of it is left and this request needs up to {needed}. Raise the hard limit or wait for the next calendar month (UTC).{(billingUrl.Length > 0 ? $" Billing: {billingUrl}." : "")}",
-            "key_budget" => $"You exceeded your current quota, please check your plan and billing details. This API key's monthly budget has {left} left and this request needs up to {needed}. Ask your gateway administrator to raise the key's budget, or use another key.",
+            QuotaLimit.HardLimit => $"You exceeded your current quota, please check your plan and billing details. Account '{accountId}' reached its monthly hard limit: {left} of it is left and this request needs up to {needed}. Raise the hard limit or wait for the next calendar month (UTC).{(billingUrl.Length > 0 ? $" Billing: {billingUrl}." : "")}",
+            QuotaLimit.KeyBudget => $"You exceeded your current quota, please check your plan and billing details. This API key's monthly budget has {left} left and this request needs up to {needed}. Ask your gateway administrator to raise the key's budget, or use another key.",
             _ => $"You exceeded your current quota, please check your plan and billing details. The credit balance of account '{accountId}' has {left} available and this request needs up to {needed} (lower max_tokens to need less).{where}",
         };
     }

@@ -10,15 +10,13 @@ namespace TokenGateway.Telemetry;
 /// <see cref="AccountBalances"/>: one SMEMBERS, then one pipelined HMGET per account.
 /// </summary>
 internal sealed partial class BalanceRefresher(
-    RedisConnection redis, AccountBalances balances, GatewayMetrics metrics, IOptions<TelemetryOptions> options, ILogger<BalanceRefresher> logger)
+    RedisConnector redis, AccountBalances balances, GatewayMetrics metrics, IOptions<TelemetryOptions> options, ILogger<BalanceRefresher> logger)
     : BackgroundService
 {
     private static readonly RedisValue[] Fields = ["balance", "held"];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // NOTE: the first Redis call may connect synchronously; yield so it never holds up the host's start.
-        await Task.Yield();
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(Math.Max(0.1, options.Value.BalanceRefreshSeconds)));
         try
         {
@@ -37,7 +35,7 @@ internal sealed partial class BalanceRefresher(
     {
         try
         {
-            var db = redis.Database;
+            var db = await redis.DatabaseAsync();
             var ids = await db.SetMembersAsync(AccountKeys.AccountIds);
             var reads = ids.Select(id => (Id: (string)id!, Fields: db.HashGetAsync(new AccountKeys(id!).Account, Fields))).ToList();
             await Task.WhenAll(reads.Select(r => r.Fields));

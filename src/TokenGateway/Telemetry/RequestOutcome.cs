@@ -1,3 +1,5 @@
+using TokenGateway.Billing;
+
 namespace TokenGateway.Telemetry;
 
 /// <summary>The <c>outcome</c> label of <c>tokengateway_requests_total</c>: how a metered request ended.</summary>
@@ -16,11 +18,11 @@ internal static class RequestOutcome
     public const string UpstreamError = "upstream_error";
     public const string BillingUnavailable = "billing_unavailable";
 
-    /// <summary>A 429 by the limit that refused it (<c>ReserveResult.Limit</c>: balance, hard_limit or key_budget).</summary>
-    public static string Refused(string? limit) => limit switch
+    /// <summary>A 429 by the limit that refused it (<see cref="ReserveResult.Limit"/>).</summary>
+    public static string Refused(QuotaLimit? limit) => limit switch
     {
-        "hard_limit" => HardLimit,
-        "key_budget" => KeyBudget,
+        QuotaLimit.HardLimit => HardLimit,
+        QuotaLimit.KeyBudget => KeyBudget,
         _ => InsufficientQuota,
     };
 }

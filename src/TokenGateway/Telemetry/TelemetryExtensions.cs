@@ -6,7 +6,7 @@ using OpenTelemetry.Trace;
 
 namespace TokenGateway.Telemetry;
 
-/// <summary>Wiring of metrics, traces, <c>/metrics</c> and <c>/readyz</c>.</summary>
+/// <summary>Wiring of metrics, traces and <c>/metrics</c>.</summary>
 internal static class TelemetryExtensions
 {
     public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
@@ -27,7 +27,6 @@ internal static class TelemetryExtensions
         services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.Section);
         services.AddSingleton<AccountBalances>();
         services.AddSingleton<GatewayMetrics>();
-        services.AddSingleton<ReadinessCheck>();
         services.AddHostedService<BalanceRefresher>();
 
         var otlp = !string.IsNullOrWhiteSpace(configuration[OtlpEndpointVariable]);
@@ -77,7 +76,7 @@ internal static class TelemetryExtensions
     // NOTE: the SDK allocates an instrument's points up front: measured, 10,000 take about 0.9 MB per instrument.
     private static readonly MetricStreamConfiguration PerAccountSeries = new() { CardinalityLimit = 10_000 };
 
-    /// <summary><c>/metrics</c> (Prometheus text format, unauthenticated like any scrape endpoint) and <c>/readyz</c>.</summary>
+    /// <summary><c>/metrics</c> (Prometheus text format, unauthenticated like any scrape endpoint).</summary>
     public static WebApplication MapTelemetry(this WebApplication app)
     {
         app.MapPrometheusScrapingEndpoint("/metrics", meterProvider: null, configureBranchedPipeline: branch => branch.Use((context, next) =>
@@ -88,7 +87,6 @@ internal static class TelemetryExtensions
             context.Request.Headers.Accept = "text/plain; version=0.0.4";
             return next(context);
         }), optionsName: null).DisableHttpMetrics();
-        app.MapGet("/readyz", (ReadinessCheck check) => check.CheckAsync());
         return app;
     }
 }

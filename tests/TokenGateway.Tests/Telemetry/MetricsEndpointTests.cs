@@ -168,15 +168,15 @@ public sealed class MetricsEndpointTests(RedisServer redis) : IClassFixture<Redi
         using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
         var server = admin.GetServer(admin.GetEndPoints()[0]);
         await server.ScriptFlushAsync();
-        var scripts = TokenGateway.Redis.RedisScript.All.ToList();
-        Assert.True(scripts.Count >= 5);
-        Assert.False(await server.ScriptExistsAsync(scripts[0].Sha1.ToArray()));
+        var scripts = TokenGateway.Billing.Scripts.BillingScripts.All;
+        Assert.True(scripts.Count >= 8);
+        Assert.False(await server.ScriptExistsAsync(scripts[0]));
 
         var r = await _gw.Http.GetAsync("/readyz");
 
         Assert.Equal(HttpStatusCode.OK, r.StatusCode);
         Assert.Equal("ready", await r.Content.ReadAsStringAsync());
-        foreach (var script in scripts) Assert.True(await server.ScriptExistsAsync(script.Sha1.ToArray()));
+        foreach (var script in scripts) Assert.True(await server.ScriptExistsAsync(script));
     }
 
     [Fact]

@@ -1,0 +1,32 @@
+using StackExchange.Redis;
+using TokenGateway.Redis;
+
+namespace TokenGateway.Billing.Scripts;
+
+/// <summary>
+/// finish_event.lua: records the outcome of a delivery attempt (an approved funding request grants the recharge, a
+/// refused one releases its share of the monthly limit). The arguments are now, the event id, the outcome, when to
+/// retry, the lifetime of an auto-recharge grant and the reason.
+/// </summary>
+internal readonly record struct FinishEventScript(
+    EventRef Event, DateTimeOffset Now, DeliveryOutcome Outcome, DateTimeOffset RetryAt, TimeSpan GrantLifetime, string Reason)
+{
+    public static readonly string Text = BillingScripts.Load("finish_event");
+
+    /// <returns>The ids of the events the outcome raised (the result of an auto-recharge).</returns>
+    public async Task<IReadOnlyList<string>> RunAsync(IDatabase db) =>
+        BillingScripts.Strings(await db.ScriptEvaluateAsync(Text, new AccountKeys(Event.AccountId).ScriptKeys(),
+        [
+            Now.ToUnixTimeMilliseconds(), Event.EventId, OutcomeName(Outcome), RetryAt.ToUnixTimeMilliseconds(),
+            (long)GrantLifetime.TotalMilliseconds, Reason,
+        ]));
+
+    private static string OutcomeName(DeliveryOutcome outcome) => outcome switch
+    {
+        DeliveryOutcome.Retry => "retry",
+        DeliveryOutcome.Delivered => "delivered",
+        DeliveryOutcome.Approved => "approved",
+        DeliveryOutcome.Refused => "refused",
+        _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),
+    };
+}

@@ -1,0 +1,40 @@
+using StackExchange.Redis;
+using TokenGateway.Metering;
+using TokenGateway.Pricing;
+using TokenGateway.Redis;
+
+namespace TokenGateway.Billing.Scripts;
+
+/// <summary>
+/// settle.lua: replaces the hold by the actual cost, appends the ledger entry and the usage counters, and raises the
+/// soft-limit and auto-recharge events this debit causes. Idempotent by request id. After <see cref="AccountId"/>, the
+/// members are the script's arguments in its order: request id, now, cost (<see cref="Charge"/>), month (of
+/// <see cref="Now"/>), key id, model label, lifetime of an auto-recharge grant; then the ledger fields of
+/// <see cref="Usage"/> and <see cref="Charge"/>, counted, and the usage-report counters (see <see cref="BilledDimensions"/>).
+/// KEYS[9] is this request's settled marker, KEYS[10] the day's usage hash.
+/// </summary>
+internal readonly record struct SettleScript(
+    string AccountId,
+    string RequestId, DateTimeOffset Now, Charge Charge, string KeyId, string Model, TimeSpan GrantLifetime, TokenUsage Usage)
+{
+    public static readonly string Text = BillingScripts.Load("settle");
+
+    public async Task<SettleResult> RunAsync(IDatabase db)
+    {
+        var keys = new AccountKeys(AccountId);
+        var ledger = BilledDimensions.LedgerFields(Usage, Charge);
+        RedisValue[] args =
+        [
+            RequestId, Now.ToUnixTimeMilliseconds(), Charge.Micros, BillingScripts.Month(Now), KeyId, Model,
+            (long)GrantLifetime.TotalMilliseconds, ledger.Count / 2, .. ledger, .. BilledDimensions.Counters(Usage),
+        ];
+        return Decode(await db.ScriptEvaluateAsync(Text, keys.ScriptKeys(keys.Settled(RequestId), keys.UsageDay(BillingScripts.Day(Now))), args));
+    }
+
+    /// <summary>{0, balance, ids of the events raised…} settled | {1, balance} already settled.</summary>
+    private static SettleResult Decode(RedisResult reply)
+    {
+        var r = (RedisResult[])reply!;
+        return new SettleResult(AlreadySettled: (int)r[0] == 1, BalanceMicros: (long)r[1], RaisedEvents: [.. r.Skip(2).Select(e => (string)e!)]);
+    }
+}

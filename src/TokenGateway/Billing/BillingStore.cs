@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 using TokenGateway.Billing.Scripts;
 using TokenGateway.Configuration;
+using TokenGateway.Events;
 using TokenGateway.Pricing;
 using TokenGateway.Redis;
 

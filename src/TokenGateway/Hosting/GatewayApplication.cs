@@ -2,12 +2,12 @@ using Microsoft.Extensions.Options;
 using TokenGateway.Admin;
 using TokenGateway.Billing;
 using TokenGateway.Configuration;
+using TokenGateway.Events;
 using TokenGateway.Keys;
 using TokenGateway.Metering;
 using TokenGateway.Pricing;
 using TokenGateway.Redis;
 using TokenGateway.Telemetry;
-using TokenGateway.Webhooks;
 
 namespace TokenGateway.Hosting;
 
@@ -50,6 +50,8 @@ public static class GatewayApplication
         services.AddSingleton<EventQueue>();
         services.AddSingleton<EventOutbox>();
         services.AddHostedService<WebhookDelivery>();
+        services.AddHttpClient(WebhookDelivery.HttpClientName, (sp, client) =>
+            client.Timeout = TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Billing.Webhooks.TimeoutSeconds));
         services.AddHostedService<BillingSweep>();
         services.AddSingleton<UsageReport>();
         services.AddSingleton<UpstreamForwarder>();

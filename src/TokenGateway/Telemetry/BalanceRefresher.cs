@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using TokenGateway.Errors;
 using TokenGateway.Redis;
 
 namespace TokenGateway.Telemetry;
@@ -41,11 +42,11 @@ internal sealed partial class BalanceRefresher(
             await Task.WhenAll(reads.Select(r => r.Fields));
             balances.Replace([.. reads.OrderBy(r => r.Id, StringComparer.Ordinal).Select(r => new AccountBalance(r.Id, Micros(r.Fields.Result[0]), Micros(r.Fields.Result[1])))]);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
         {
             // NOTE: the previous snapshot stays: a gauge that vanished during a Redis outage would read as "no data".
             metrics.RedisError("balance_refresh");
-            Log.RefreshFailed(logger, e.GetType().Name);
+            Log.RefreshFailed(logger, e);
         }
     }
 
@@ -53,7 +54,7 @@ internal sealed partial class BalanceRefresher(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 500, Level = LogLevel.Warning, Message = "Balance gauges not refreshed: Redis error ({Error}); the previous values are kept")]
-        public static partial void RefreshFailed(ILogger logger, string error);
+        [LoggerMessage(EventId = 500, Level = LogLevel.Warning, Message = "Balance gauges not refreshed: Redis error; the previous values are kept")]
+        public static partial void RefreshFailed(ILogger logger, Exception exception);
     }
 }

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using StackExchange.Redis;
 using TokenGateway.Billing.Scripts;
+using TokenGateway.Errors;
 using TokenGateway.Redis;
 
 namespace TokenGateway.Telemetry;
@@ -44,7 +45,7 @@ internal sealed partial class ReadinessCheck(RedisConnector redis, GatewayMetric
             }
             return primaries == 0 ? HealthCheckResult.Unhealthy("redis unreachable") : HealthCheckResult.Healthy("ready");
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
         {
             metrics.RedisError("readiness");
             Log.NotReady(logger, e);

@@ -1,4 +1,5 @@
 using StackExchange.Redis;
+using TokenGateway.Events;
 using TokenGateway.Redis;
 
 namespace TokenGateway.Billing.Scripts;

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace TokenGateway.Webhooks;
+namespace TokenGateway.Events;
 
 /// <summary>
 /// <c>TokenGateway-Signature: t=&lt;unix seconds&gt;,v1=&lt;hex HMAC-SHA256(secret, "t.body")&gt;</c>.

@@ -3,7 +3,7 @@ using System.Text.Json;
 using TokenGateway.Billing;
 using TokenGateway.Pricing;
 
-namespace TokenGateway.Webhooks;
+namespace TokenGateway.Events;
 
 /// <summary>The JSON a receiver gets for an outbox event.</summary>
 internal static class WebhookBody

@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace TokenGateway.Billing;
+namespace TokenGateway.Events;
 
 /// <summary>An outbox event to deliver: the account whose outbox holds it, and its id there.</summary>
 internal readonly record struct EventRef(string AccountId, string EventId);

@@ -1,10 +1,11 @@
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 using TokenGateway.Billing.Scripts;
+using TokenGateway.Billing;
 using TokenGateway.Configuration;
 using TokenGateway.Redis;
 
-namespace TokenGateway.Billing;
+namespace TokenGateway.Events;
 
 /// <summary>An event read from an account's outbox for one delivery attempt.</summary>
 /// <param name="Json">As the script wrote it: <c>{"type","ts","data":{…}}</c>; null when the event is not due yet.</param>

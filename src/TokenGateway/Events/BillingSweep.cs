@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 using TokenGateway.Billing;
 using TokenGateway.Configuration;
+using TokenGateway.Errors;
 
-namespace TokenGateway.Webhooks;
+namespace TokenGateway.Events;
 
 /// <summary>
 /// Every <c>Billing:SweepSeconds</c>: applies grant and hold expiry to every account (correctness never
@@ -26,9 +26,9 @@ internal sealed partial class BillingSweep(EventOutbox outbox, EventQueue queue,
                     foreach (var id in await outbox.SweepAsync(account)) queue.Enqueue(account, id);
                 }
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
             {
-                Log.SweepFailed(logger, e.GetType().Name);
+                Log.SweepFailed(logger, e);
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
@@ -36,7 +36,7 @@ internal sealed partial class BillingSweep(EventOutbox outbox, EventQueue queue,
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 310, Level = LogLevel.Warning, Message = "Billing sweep skipped: Redis unreachable ({Error})")]
-        public static partial void SweepFailed(ILogger logger, string error);
+        [LoggerMessage(EventId = 310, Level = LogLevel.Warning, Message = "Billing sweep skipped: Redis unreachable")]
+        public static partial void SweepFailed(ILogger logger, Exception exception);
     }
 }

@@ -1,11 +1,11 @@
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 using TokenGateway.Billing;
 using TokenGateway.Configuration;
+using TokenGateway.Errors;
 using TokenGateway.Telemetry;
 
-namespace TokenGateway.Webhooks;
+namespace TokenGateway.Events;
 
 /// <summary>
 /// Delivers outbox events in the background: notifications to <c>Webhooks:Url</c>, and auto-recharge
@@ -14,30 +14,44 @@ namespace TokenGateway.Webhooks;
 /// loses nothing (the sweep finds it again).
 /// </summary>
 internal sealed partial class WebhookDelivery(
-    EventQueue queue, EventOutbox outbox, GatewayMetrics metrics, TimeProvider clock, IOptions<GatewayOptions> options, ILogger<WebhookDelivery> logger)
+    EventQueue queue, EventOutbox outbox, GatewayMetrics metrics, TimeProvider clock, IHttpClientFactory http, IOptions<GatewayOptions> options,
+    ILogger<WebhookDelivery> logger)
     : BackgroundService
 {
+    /// <summary>The named client of the webhooks (timeout from <c>Billing:Webhooks:TimeoutSeconds</c>, see GatewayApplication).</summary>
+    // NOTE: no resilience handler on it: a failed attempt is retried through the outbox in Redis, with backoff
+    // and a lease, so retries survive a restart and never run on two replicas at once; an in-memory retry would not.
+    public const string HttpClientName = "webhooks";
+
     private readonly WebhookOptions _hooks = options.Value.Billing.Webhooks;
     private readonly SemaphoreSlim _parallel = new(16);
-    private HttpClient? _http;
-
-    private HttpClient Http => _http ??= new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
-    {
-        Timeout = TimeSpan.FromSeconds(_hooks.TimeoutSeconds),
-    };
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await foreach (var e in queue.Reader.ReadAllAsync(stoppingToken))
         {
             await _parallel.WaitAsync(stoppingToken);
-            _ = Task.Run(async () =>
+            Observe(async () =>
             {
                 try { await DeliverAsync(e, stoppingToken); }
                 finally { _parallel.Release(); }
-            }, CancellationToken.None);
+            }, e);
         }
     }
+
+    /// <summary>Runs a delivery step in the background; an unexpected failure is logged, never lost unobserved.</summary>
+    private void Observe(Func<Task> step, EventRef e) => _ = Task.Run(async () =>
+    {
+        try
+        {
+            await step();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The event is still in the outbox: the sweep delivers it later.
+            Log.DeliveryFailed(logger, ex, e.AccountId, e.EventId);
+        }
+    });
 
     private async Task DeliverAsync(EventRef e, CancellationToken stop)
     {
@@ -47,7 +61,7 @@ internal sealed partial class WebhookDelivery(
             if (claimed.Json is null)
             {
                 // NOTE: timers and the wall clock disagree by a few ms, so a retry can wake just before it is due.
-                _ = RetryLaterAsync(e, claimed.DueAt - clock.GetUtcNow() + TimeSpan.FromMilliseconds(20), stop);
+                Observe(() => RetryLaterAsync(e, claimed.DueAt - clock.GetUtcNow() + TimeSpan.FromMilliseconds(20), stop), e);
                 return;
             }
             var (type, body) = WebhookBody.Build(e, claimed.Json, claimed.Attempt);
@@ -74,12 +88,12 @@ internal sealed partial class WebhookDelivery(
             };
             if (outcome != DeliveryOutcome.Retry && reason.Length > 0) Log.GaveUp(logger, type, e.AccountId, e.EventId, reason);
             await FinishAsync(e, outcome, clock.GetUtcNow() + delay, reason);
-            if (outcome == DeliveryOutcome.Retry) _ = RetryLaterAsync(e, delay, stop);
+            if (outcome == DeliveryOutcome.Retry) Observe(() => RetryLaterAsync(e, delay, stop), e);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (OpenAIError.IsBillingStoreFailure(ex))
         {
             // The event is still in the outbox: the sweep delivers it once Redis answers again.
-            Log.OutboxUnavailable(logger, e.AccountId, e.EventId, ex.GetType().Name);
+            Log.OutboxUnavailable(logger, ex, e.AccountId, e.EventId);
         }
     }
 
@@ -98,7 +112,7 @@ internal sealed partial class WebhookDelivery(
         request.Headers.Add("TokenGateway-Event-Type", type);
         try
         {
-            using var response = await Http.SendAsync(request, stop);
+            using var response = await http.CreateClient(HttpClientName).SendAsync(request, stop);
             return (int)response.StatusCode;
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !stop.IsCancellationRequested)
@@ -130,7 +144,6 @@ internal sealed partial class WebhookDelivery(
 
     public override void Dispose()
     {
-        _http?.Dispose();
         _parallel.Dispose();
         base.Dispose();
     }
@@ -146,7 +159,10 @@ internal sealed partial class WebhookDelivery(
         [LoggerMessage(EventId = 302, Level = LogLevel.Error, Message = "Webhook {Type} for account {AccountId} ({EventId}) given up: {Reason}")]
         public static partial void GaveUp(ILogger logger, string type, string accountId, string eventId, string reason);
 
-        [LoggerMessage(EventId = 303, Level = LogLevel.Warning, Message = "Outbox of account {AccountId} unreachable for event {EventId} ({Error}); the sweep retries it")]
-        public static partial void OutboxUnavailable(ILogger logger, string accountId, string eventId, string error);
+        [LoggerMessage(EventId = 303, Level = LogLevel.Warning, Message = "Outbox of account {AccountId} unreachable for event {EventId}; the sweep retries it")]
+        public static partial void OutboxUnavailable(ILogger logger, Exception exception, string accountId, string eventId);
+
+        [LoggerMessage(EventId = 304, Level = LogLevel.Error, Message = "Delivery of event {EventId} of account {AccountId} failed unexpectedly; the sweep retries it")]
+        public static partial void DeliveryFailed(ILogger logger, Exception exception, string accountId, string eventId);
     }
 }

@@ -24,7 +24,9 @@ internal static class TelemetryExtensions
     /// </summary>
     public static IServiceCollection AddTelemetry(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.Section);
+        services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.Section)
+            .Validate(o => o.BalanceRefreshSeconds is > 0 and <= 3600, $"{TelemetryOptions.Section}:BalanceRefreshSeconds must be between 0 and 3600 seconds.")
+            .ValidateOnStart();
         services.AddSingleton<AccountBalances>();
         services.AddSingleton<GatewayMetrics>();
         services.AddHostedService<BalanceRefresher>();

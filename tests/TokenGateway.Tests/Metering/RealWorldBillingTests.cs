@@ -136,6 +136,14 @@ public sealed class RealWorldBillingTests(RedisServer redis) : IClassFixture<Red
         Assert.DoesNotContain(lines, l => l.Contains("   at "));
     }
 
+    [Fact]
+    public async Task TelemetrySettings_AreValidatedAtStart()
+    {
+        var e = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            GatewayHost.StartAsync(redis, new Dictionary<string, string> { ["Telemetry:BalanceRefreshSeconds"] = "0" }));
+        Assert.Contains("TokenGateway:Telemetry:BalanceRefreshSeconds", e.Message);
+    }
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
         for (var i = 0; i < 100 && !await condition(); i++) await Task.Delay(50);

@@ -10,7 +10,7 @@ namespace TokenGateway.Errors;
 /// </summary>
 internal static class OpenAIError
 {
-    public static async Task WriteAsync(HttpContext context, int status, string type, string code, string message, string? param = null)
+    public static async Task WriteAsync(HttpContext context, int status, string type, string code, string message, string? param = null, int? retryAfterSeconds = null)
     {
         // NOTE: nobody is left to read an answer to a client that is gone, and a started response cannot change status.
         if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested) return;
@@ -22,6 +22,7 @@ internal static class OpenAIError
             // NOTE: OpenAI's SDKs honour x-should-retry; a quota 429 must not be retried (and has no Retry-After).
             context.Response.Headers["x-should-retry"] = "false";
         }
+        if (retryAfterSeconds is int seconds) context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         await using var writer = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         writer.WriteStartObject();
         writer.WriteStartObject("error");
@@ -51,11 +52,13 @@ internal static class OpenAIError
     /// <summary>The one mapping of a billing-store failure: Redis unreachable, refusing, or past its deadline.</summary>
     public static bool IsBillingStoreFailure(Exception e) => e is RedisException or TimeoutException;
 
-    public static readonly IResult BillingUnavailable = Result(StatusCodes.Status503ServiceUnavailable, "server_error", "billing_unavailable",
-        "The gateway cannot reach its billing store right now, so nothing was done (and no request was sent upstream). Please retry shortly.");
+    /// <summary>503 with <c>Retry-After</c>: the SDKs retry it, after the store's deadline has let a stalled Redis recover.</summary>
+    public static readonly IResult BillingUnavailable = new ErrorResult(StatusCodes.Status503ServiceUnavailable, "server_error", "billing_unavailable",
+        "The gateway cannot reach its billing store right now, so nothing was done (and no request was sent upstream). Please retry shortly.",
+        null, RetryAfterSeconds: 1);
 
-    private sealed record ErrorResult(int Status, string Type, string Code, string Message, string? Param) : IResult
+    private sealed record ErrorResult(int Status, string Type, string Code, string Message, string? Param, int? RetryAfterSeconds = null) : IResult
     {
-        public Task ExecuteAsync(HttpContext httpContext) => WriteAsync(httpContext, Status, Type, Code, Message, Param);
+        public Task ExecuteAsync(HttpContext httpContext) => WriteAsync(httpContext, Status, Type, Code, Message, Param, RetryAfterSeconds);
     }
 }

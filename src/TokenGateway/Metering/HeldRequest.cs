@@ -35,6 +35,30 @@ internal sealed partial class HeldRequest(BillingStore billing, GatewayMetrics m
         await SettleWithRetriesAsync(new SettleRequest(accountId, keyId, requestId, model, Fallback.Charge, Fallback.Usage));
     }
 
+    /// <summary>
+    /// Releases a hold a failed reserve may have placed, in the background: settles are idempotent by request id, so a
+    /// release that finds no hold does nothing. Tried for a minute (a stalled Redis), then left to the hold's lease.
+    /// </summary>
+    public static void ReleaseInBackground(BillingStore billing, GatewayMetrics metrics, ILogger logger, string accountId, string keyId, string requestId) =>
+        _ = Task.Run(async () =>
+        {
+            var release = new SettleRequest(accountId, keyId, requestId, "", Charge.None, default);
+            for (var attempt = 1; attempt <= 30; attempt++)
+            {
+                try
+                {
+                    await billing.SettleAsync(release);
+                    return;
+                }
+                catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
+                {
+                    metrics.RedisError("release");
+                    await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 5)));
+                }
+            }
+            Log.ReleaseFailed(logger, requestId, accountId);
+        });
+
     /// <summary>Settle is idempotent by request id, so a failed attempt is simply tried again.</summary>
     private async Task SettleWithRetriesAsync(SettleRequest settle)
     {
@@ -64,6 +88,9 @@ internal sealed partial class HeldRequest(BillingStore billing, GatewayMetrics m
     {
         [LoggerMessage(EventId = 202, Level = LogLevel.Critical, Message = "Settle failed for {RequestId} of account {AccountId}: {CostMicros} micro-USD not recorded")]
         public static partial void SettleFailed(ILogger logger, Exception exception, string requestId, string accountId, long costMicros);
+
+        [LoggerMessage(EventId = 204, Level = LogLevel.Error, Message = "Could not release the possible hold of {RequestId} of account {AccountId}; its lease frees it")]
+        public static partial void ReleaseFailed(ILogger logger, string requestId, string accountId);
 
         [LoggerMessage(EventId = 203, Level = LogLevel.Warning, Message = "Request {RequestId} ended before it was settled; settled with {CostMicros} micro-USD")]
         public static partial void SettledOnExit(ILogger logger, string requestId, long costMicros);

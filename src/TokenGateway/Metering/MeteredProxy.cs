@@ -116,8 +116,18 @@ internal sealed partial class MeteredProxy(
         ReserveResult result;
         using (telemetry.Begin(RequestStage.Reserve))
         {
-            result = await billing.ReserveAsync(new ReserveRequest(key.AccountId, key.KeyId, sha, requestId, request.Model,
-                fixedMicros, outputPicos, maxOutput, request.Choices, request.MaxOutputTokens is not null));
+            try
+            {
+                result = await billing.ReserveAsync(new ReserveRequest(key.AccountId, key.KeyId, sha, requestId, request.Model,
+                    fixedMicros, outputPicos, maxOutput, request.Choices, request.MaxOutputTokens is not null));
+            }
+            catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
+            {
+                // NOTE: a reserve that timed out may still run once a stalled Redis answers again, and place a hold nobody
+                // settles: release it then. Sent after it on the same connection, the release runs after it.
+                HeldRequest.ReleaseInBackground(billing, metrics, logger, key.AccountId, key.KeyId, requestId);
+                throw;
+            }
         }
         return result.Status switch
         {

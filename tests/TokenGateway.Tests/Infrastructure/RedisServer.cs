@@ -16,6 +16,30 @@ public sealed class RedisServer : IAsyncLifetime
 
     public async Task InitializeAsync() => _redis = await RedisProcess.StartAsync();
 
+    /// <summary>Freezes the server (SIGSTOP) until the result is disposed (SIGCONT): a stalled Redis, connections left open.</summary>
+    public IDisposable Stall()
+    {
+        var pid = _redis!.Process.Id;
+        Signal("-STOP", pid);
+        return new Resume(() => Signal("-CONT", pid));
+    }
+
+    private static void Signal(string signal, int pid)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", [signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+    }
+
+    private sealed class Resume(Action resume) : IDisposable
+    {
+        private int _done;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0) resume();
+        }
+    }
+
     public async Task DisposeAsync()
     {
         if (_redis is not null) await _redis.DisposeAsync();

@@ -33,7 +33,7 @@ internal static partial class AdminEndpoints
             }
             catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
             {
-                return OpenAIError.BillingUnavailable;
+                return OpenAIError.ForBillingStoreFailure(e);
             }
         });
         admin.AddEndpointFilter(new AdminBindingFailureFilter());

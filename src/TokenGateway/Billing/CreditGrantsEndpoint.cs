@@ -18,7 +18,7 @@ internal static class CreditGrantsEndpoint
         }
         catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
         {
-            await OpenAIError.BillingUnavailable.ExecuteAsync(context);
+            await OpenAIError.ForBillingStoreFailure(e).ExecuteAsync(context);
         }
     }
 

@@ -52,6 +52,16 @@ internal static class OpenAIError
     /// <summary>The one mapping of a billing-store failure: Redis unreachable, refusing, or past its deadline.</summary>
     public static bool IsBillingStoreFailure(Exception e) => e is RedisException or TimeoutException;
 
+    /// <summary>The answer to a billing-store failure: full (Redis at <c>maxmemory</c>, OOM) or unavailable.</summary>
+    public static IResult ForBillingStoreFailure(Exception e) => IsBillingStoreFull(e) ? BillingStoreFull : BillingUnavailable;
+
+    /// <summary>Redis refuses writes at <c>maxmemory</c> with <c>noeviction</c>: an operator's problem, not a network one.</summary>
+    public static bool IsBillingStoreFull(Exception e) => e is RedisServerException && e.Message.StartsWith("OOM", StringComparison.Ordinal);
+
+    public static readonly IResult BillingStoreFull = new ErrorResult(StatusCodes.Status503ServiceUnavailable, "server_error", "billing_store_full",
+        "The gateway's billing store is full, so nothing was done (and no request was sent upstream). Your gateway administrator has been alerted; please retry later.",
+        null, RetryAfterSeconds: 30);
+
     /// <summary>503 with <c>Retry-After</c>: the SDKs retry it, after the store's deadline has let a stalled Redis recover.</summary>
     public static readonly IResult BillingUnavailable = new ErrorResult(StatusCodes.Status503ServiceUnavailable, "server_error", "billing_unavailable",
         "The gateway cannot reach its billing store right now, so nothing was done (and no request was sent upstream). Please retry shortly.",

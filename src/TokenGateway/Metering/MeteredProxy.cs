@@ -40,9 +40,11 @@ internal sealed partial class MeteredProxy(
         }
         catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
         {
-            telemetry.RedisFailed();
-            Log.BillingUnavailable(logger, e);
-            await OpenAIError.BillingUnavailable.ExecuteAsync(context);
+            var full = OpenAIError.IsBillingStoreFull(e);
+            telemetry.RedisFailed(full);
+            if (full) Log.BillingStoreFull(logger, e);
+            else Log.BillingUnavailable(logger, e);
+            await OpenAIError.ForBillingStoreFailure(e).ExecuteAsync(context);
         }
     }
 
@@ -223,6 +225,9 @@ internal sealed partial class MeteredProxy(
     {
         [LoggerMessage(EventId = 200, Level = LogLevel.Error, Message = "Billing store unreachable; request refused with 503")]
         public static partial void BillingUnavailable(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 205, Level = LogLevel.Critical, Message = "Billing store full (Redis at maxmemory); request refused with 503 billing_store_full")]
+        public static partial void BillingStoreFull(ILogger logger, Exception exception);
 
         [LoggerMessage(EventId = 201, Level = LogLevel.Warning, Message = "No usage in the response of {RequestId} ({Model}, forwarder: {ForwarderError}); billed the locally counted tokens")]
         public static partial void UsageMissing(ILogger logger, string requestId, string model, string forwarderError);

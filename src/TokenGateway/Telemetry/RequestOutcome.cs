@@ -17,6 +17,7 @@ internal static class RequestOutcome
     public const string ClientDisconnected = "client_disconnected";
     public const string UpstreamError = "upstream_error";
     public const string BillingUnavailable = "billing_unavailable";
+    public const string BillingStoreFull = "billing_store_full";
 
     /// <summary>A 429 by the limit that refused it (<see cref="ReserveResult.Limit"/>).</summary>
     public static string Refused(QuotaLimit? limit) => limit switch

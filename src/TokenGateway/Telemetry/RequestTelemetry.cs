@@ -48,9 +48,9 @@ internal sealed class RequestTelemetry : IDisposable
 
     public void Usage(MeteredEndpoint endpoint, TokenUsage usage, long costMicros) => _metrics.Usage(Account, Model, endpoint, usage, costMicros);
 
-    public void RedisFailed()
+    public void RedisFailed(bool storeFull = false)
     {
-        Outcome = RequestOutcome.BillingUnavailable;
+        Outcome = storeFull ? RequestOutcome.BillingStoreFull : RequestOutcome.BillingUnavailable;
         _metrics.RedisError(StageName(Stage));
     }
 
@@ -65,7 +65,7 @@ internal sealed class RequestTelemetry : IDisposable
         _activity.SetTag("account", Account);
         _activity.SetTag("model", Model);
         _activity.SetTag("outcome", Outcome);
-        if (Outcome is RequestOutcome.UpstreamError or RequestOutcome.BillingUnavailable) _activity.SetStatus(ActivityStatusCode.Error, Outcome);
+        if (Outcome is RequestOutcome.UpstreamError or RequestOutcome.BillingUnavailable or RequestOutcome.BillingStoreFull) _activity.SetStatus(ActivityStatusCode.Error, Outcome);
         _activity.Dispose();
     }
 

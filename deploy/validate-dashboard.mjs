@@ -64,7 +64,7 @@ const ACCOUNT_METRICS = new Set([
 const OUTCOMES = new Set([
   "ok", "insufficient_quota", "hard_limit", "key_budget", "invalid_key", "model_not_allowed",
   "invalid_request", "model_not_priced", "request_too_large", "upstream_error",
-  "billing_unavailable", "client_disconnected",
+  "billing_unavailable", "billing_store_full", "client_disconnected",
 ]);
 const ALLOWED_VARS = new Set(["account", "__rate_interval", "__interval", "__range"]);
 const SUBSTITUTIONS = [

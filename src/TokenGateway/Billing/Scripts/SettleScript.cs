@@ -9,9 +9,9 @@ namespace TokenGateway.Billing.Scripts;
 /// settle.lua: replaces the hold by the actual cost, appends the ledger entry and the usage counters, and raises the
 /// soft-limit and auto-recharge events this debit causes. Idempotent by request id. After <see cref="AccountId"/>, the
 /// members are the script's arguments in its order: request id, now, cost (<see cref="Charge"/>), month (of
-/// <see cref="Now"/>), key id, model label, lifetime of an auto-recharge grant, the retention of the ledger, when the
-/// day's usage hash expires (<see cref="UsageRetention"/> after the end of the day of <see cref="Now"/>, UTC) and the
-/// lifetime of the settled marker; then the ledger fields of <see cref="Usage"/> and <see cref="Charge"/>, counted, and
+/// <see cref="Now"/>), key id, model label, lifetime of an auto-recharge grant, the retention of the ledger, the time
+/// left until the day's usage hash expires (<see cref="UsageRetention"/> after the end of the day of <see cref="Now"/>,
+/// UTC) and the lifetime of the settled marker; then the ledger fields of <see cref="Usage"/> and <see cref="Charge"/>, counted, and
 /// the usage-report counters (see <see cref="BilledDimensions"/>).
 /// KEYS[9] is this request's settled marker, KEYS[10] the day's usage hash.
 /// </summary>
@@ -30,7 +30,7 @@ internal readonly record struct SettleScript(
         [
             RequestId, Now.ToUnixTimeMilliseconds(), Charge.Micros, BillingScripts.Month(Now), KeyId, Model,
             (long)GrantLifetime.TotalMilliseconds, (long)LedgerRetention.TotalMilliseconds,
-            (BillingScripts.DayEnd(Now) + UsageRetention).ToUnixTimeMilliseconds(), (long)SettledMarkerLifetime.TotalMilliseconds,
+            (long)(BillingScripts.DayEnd(Now) + UsageRetention - Now).TotalMilliseconds, (long)SettledMarkerLifetime.TotalMilliseconds,
             ledger.Count / 2, .. ledger, .. BilledDimensions.Counters(Usage),
         ];
         return Decode(await db.ScriptEvaluateAsync(Text, keys.ScriptKeys(keys.Settled(RequestId), keys.UsageDay(BillingScripts.Day(Now))), args));

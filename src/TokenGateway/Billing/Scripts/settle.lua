@@ -2,12 +2,12 @@
 -- raise the month's soft-limit event and an auto-recharge when this debit crosses them.
 -- Idempotent by request id. KEYS[9] = settled marker for this request, KEYS[10] = the day's usage hash.
 -- ARGV: request id, now ms, cost, month (yyyymm), key id, model label, lifetime of an auto-recharge
--- grant (ms), ledger retention (ms), when the day's usage hash expires (unix ms), lifetime of the settled
+-- grant (ms), ledger retention (ms), time left until the day's usage hash expires (ms), lifetime of the settled
 -- marker (ms), n; then n ledger field/value pairs (the billed dimensions, see BilledDimensions.cs);
 -- then usage-report metric/value pairs to the end.
 -- Returns {0, balance, emitted event ids...} settled | {1, balance} already settled.
 local request_id, now, cost, month, key_id, model = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
-local grant_lifetime, ledger_keep, usage_expires = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local grant_lifetime, ledger_keep, usage_ttl = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local marker_ttl, ledger_pairs = tonumber(ARGV[10]), tonumber(ARGV[11])
 -- The marker makes the settle idempotent: the first settle of a request id writes it, a replay finds it and charges
 -- nothing. A replay is a settle sent again because its answer was lost (timeout, reset, failover): the gateway's own
@@ -39,9 +39,9 @@ for i = counters_from, #ARGV, 2 do
 end
 -- Usage retention: the day's hash expires Billing:Retention:UsageDays after its day. Set when it has no expiry yet
 -- (PTTL -1: its first write, or a hash written before retention existed); PTTL is a read, so a settle that finds it
--- set writes nothing more.
+-- set writes nothing more. Relative (PEXPIRE, the time left by the gateway's clock), like every other date here.
 if redis.call('PTTL', KEYS[10]) == -1 then
-  redis.call('PEXPIREAT', KEYS[10], usage_expires)
+  redis.call('PEXPIRE', KEYS[10], usage_ttl)
 end
 
 -- The month fields of the account hash (spend:, kspend:<month>:<key>, ar_month:, soft_notified:) are read for the

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using TokenGateway.Billing;
+using TokenGateway.Billing.Scripts;
 using TokenGateway.Metering;
 using TokenGateway.Pricing;
 using TokenGateway.Tests.Infrastructure;
@@ -118,6 +119,30 @@ public sealed class RetentionTests(RedisServer redis) : IClassFixture<RedisServe
         Assert.Equal([Start.ToUnixTimeMilliseconds() + "-2", Start.ToUnixTimeMilliseconds() + "-3"], ids[^2..]);
         Assert.Equal(Start.AddHours(-1), Date(ledger[^1])); // the date shown is still the replica's own
         Assert.Equal(10_000_000 - 3000, ledger[^1].GetProperty("balance_micros").GetInt64());
+    }
+
+    [Fact]
+    public async Task Ledger_AnEntryDatedBeforeTheLastIdOfAStreamTrimmedEmpty_IsStillAppended()
+    {
+        await using var gw = await GatewayHost.StartAsync(redis, clock: new FakeTimeProvider(Start));
+        var (account, keyId) = await AccountAsync(gw);
+        var day = TimeSpan.FromDays(1);
+        Task<SettleResult> Settle(string requestId, DateTimeOffset now) =>
+            new SettleScript(account, requestId, now, new Charge(1000, []), keyId, "gpt-4o", TimeSpan.FromDays(365), day, day, TimeSpan.FromHours(1),
+                new TokenUsage(10, 0, 20)).RunAsync(Db);
+        // A replica ten days ahead settles, then sweeps twenty days ahead: the stream is empty but remembers its last id.
+        await Settle("req_ahead", Start.AddDays(10));
+        await new SweepScript(account, Start.AddDays(20), 100, day).RunAsync(Db);
+        Assert.Equal(0, await Db.StreamLengthAsync("{acct:" + account + "}:ledger"));
+
+        // A settle dated before that id (a replica on the right clock) is appended all the same.
+        var settled = await Settle("req_now", Start);
+
+        Assert.False(settled.AlreadySettled);
+        var entry = Assert.Single(await gw.LedgerAsync(account));
+        Assert.Equal("req_now", entry.GetProperty("request_id").GetString());
+        Assert.Equal(Start, Date(entry));
+        Assert.Equal(10_000_000 - 2000, await gw.BalanceMicrosAsync(account));
     }
 
     [Fact]

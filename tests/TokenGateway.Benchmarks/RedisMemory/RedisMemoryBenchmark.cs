@@ -19,7 +19,8 @@ namespace TokenGateway.Benchmarks.RedisMemory;
 /// A accounts, then runs N settles through <see cref="BillingStore.SettleAsync"/> (the production settle path and
 /// script, real prices from pricing.json) over A accounts × 3 models × K keys per account, with varied token counts,
 /// and reads <c>INFO memory</c> and <c>MEMORY USAGE … SAMPLES 0</c> before and after. Reported per request: the ledger
-/// streams, the settled markers and the whole <c>used_memory</c> delta; the usage-day hashes, which grow per
+/// streams, the settled markers (and what deleting them frees: their share of the keyspace and expiry tables) and
+/// the whole <c>used_memory</c> delta; the usage-day hashes, which grow per
 /// (day, model, key) and not per request, per field and per hash. See docs/redis-memory.md.
 /// </summary>
 internal static class RedisMemoryBenchmark
@@ -86,18 +87,25 @@ internal static class RedisMemoryBenchmark
             var ledgerEntries = 0L;
             foreach (var a in accountIds) ledgerEntries += await db.StreamLengthAsync(new AccountKeys(a).Ledger);
 
-            string Ttl(RedisKey? key) => key is { } k ? (db.KeyTimeToLive(k) is { } t ? $"{t.TotalSeconds:N0} s" : "none") : "-";
+            // MEMORY USAGE leaves out a key's share of the keyspace and expiry tables: deleting the markers shows their full cost.
+            var beforeDelete = await UsedMemoryAsync(server);
+            var ttl = markers.Count > 0 ? await db.KeyTimeToLiveAsync(markers[0]) : null;
+            foreach (var batch in markers.Chunk(1000)) await db.KeyDeleteAsync(batch);
+            var markersFreed = beforeDelete - await UsedMemoryAsync(server);
+
+            string Ttl(TimeSpan? t) => t is { } v ? $"{v.TotalSeconds:N0} s ({v.TotalDays:N1} days)" : "none";
             var info = (await server.InfoAsync("server")).SelectMany(g => g).ToDictionary(p => p.Key, p => p.Value);
             var config = await server.ConfigGetAsync("stream-node-max-*");
             Console.WriteLine($"redis {info["redis_version"]}, {string.Join(", ", config.Select(c => $"{c.Key} {c.Value}"))}");
             Console.WriteLine($"{requests:N0} settles over {accounts} accounts x {Models.Length} models x {keysPerAccount} keys in {elapsed.TotalSeconds:N1} s ({requests / elapsed.TotalSeconds:N0}/s)");
             Console.WriteLine($"ledger entries now {ledgerEntries:N0}, settled markers {markers.Count:N0}, usage hashes {usageKeys.Count} with {usageFields:N0} fields");
-            Console.WriteLine($"TTL of a settled marker: {Ttl(markers.FirstOrDefault())}; of a usage-day hash: {Ttl(usageKeys.FirstOrDefault())}");
+            Console.WriteLine($"TTL of a settled marker: {Ttl(ttl)}; of a usage-day hash: {Ttl(usageKeys.Count > 0 ? await db.KeyTimeToLiveAsync(usageKeys[0]) : null)}");
             Console.WriteLine();
             Console.WriteLine("| what | bytes | per request |");
             Console.WriteLine("|---|---:|---:|");
             Row("ledger streams (MEMORY USAGE, growth)", streams, requests);
             Row("settled markers (MEMORY USAGE, sum)", markerBytes, requests);
+            Row("settled markers (used_memory freed by deleting them)", markersFreed, requests);
             Row("usage-day hashes (MEMORY USAGE, sum)", usage, requests);
             Row("used_memory delta (everything)", after - before, requests);
             Console.WriteLine();

@@ -60,7 +60,7 @@ public sealed class BillingOptions
     public int GrantExpiryDays { get; set; } = 365;
     /// <summary>Lifetime of a grant given without an expiry (top-ups, auto-recharges).</summary>
     public TimeSpan GrantLifetime => TimeSpan.FromDays(GrantExpiryDays);
-    /// <summary>How often the sweep applies grant expiry to idle accounts and retries undelivered events.</summary>
+    /// <summary>How often the sweep applies grant expiry and ledger retention to idle accounts and retries undelivered events.</summary>
     public int SweepSeconds { get; set; } = 60;
     public WebhookOptions Webhooks { get; set; } = new();
     public RetentionOptions Retention { get; set; } = new();

@@ -45,7 +45,8 @@ end
 -- Ledger retention: entries more than keep_ms older than now go. Approximate (MINID ~): Redis frees whole stream
 -- nodes (stream-node-max-entries, 100 by default) once every entry in them is older, so up to a node's worth may
 -- outlive the retention a little; no node is rewritten, and one call evicts at most 10,000 entries (Redis's default
--- LIMIT for ~), so it is cheap on every append and a long backlog goes over several calls. The ledger is history: the balance lives in the account's hash and is not changed by trimming.
+-- LIMIT for ~), so it is cheap on every append and a long backlog goes over several calls. The ledger is history:
+-- the balance lives in the account's hash and is not changed by trimming.
 local function trim_ledger(now, keep_ms)
   redis.call('XTRIM', ledger, 'MINID', '~', int(now - keep_ms))
 end

@@ -1,14 +1,19 @@
 using BenchmarkDotNet.Running;
 using TokenGateway.Benchmarks.Proxy;
+using TokenGateway.Benchmarks.RedisMemory;
 
 namespace TokenGateway.Benchmarks;
 
 public static class Program
 {
-    /// <summary><c>proxy [options]</c> runs the load benchmark of the proxy; anything else goes to BenchmarkDotNet.</summary>
+    /// <summary>
+    /// <c>proxy [options]</c> runs the load benchmark of the proxy; <c>redis-memory [options]</c> measures what settled
+    /// requests leave in Redis; anything else goes to BenchmarkDotNet.
+    /// </summary>
     public static async Task<int> Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "proxy") return await ProxyBenchmark.RunAsync(args[1..]);
+        if (args.Length > 0 && args[0] == "redis-memory") return await RedisMemoryBenchmark.RunAsync(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -40,7 +40,9 @@ internal sealed class BillingStore(RedisConnector redis, TimeProvider clock, IOp
     /// <summary>Replaces the hold by the actual cost (0 releases it). Idempotent by request id.</summary>
     public async Task<SettleResult> SettleAsync(SettleRequest s)
     {
-        var result = await new SettleScript(s.AccountId, s.RequestId, clock.GetUtcNow(), s.Charge, s.KeyId, s.Model, _options.Billing.GrantLifetime, s.Usage)
+        var retention = _options.Billing.Retention;
+        var result = await new SettleScript(s.AccountId, s.RequestId, clock.GetUtcNow(), s.Charge, s.KeyId, s.Model, _options.Billing.GrantLifetime,
+                retention.Ledger, retention.Usage, retention.SettleMarker(_options.Metering.HoldTtlSeconds), s.Usage)
             .RunAsync(await redis.DatabaseAsync());
         // Soft-limit and auto-recharge events this settle raised: delivered in the background, never on the hot path.
         foreach (var id in result.RaisedEvents) events.Enqueue(s.AccountId, id);
@@ -57,7 +59,7 @@ internal sealed class BillingStore(RedisConnector redis, TimeProvider clock, IOp
             expiresAt?.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) ?? "", source);
         var fingerprint = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(request)));
         return await new AddGrantScript(accountId, idempotencyKey, "grant_" + Guid.NewGuid().ToString("N")[..16], amountMicros, source,
-            now, expiresAt ?? now + _options.Billing.GrantLifetime, TimeSpan.FromDays(7), fingerprint).RunAsync(await redis.DatabaseAsync());
+            now, expiresAt ?? now + _options.Billing.GrantLifetime, TimeSpan.FromDays(7), fingerprint, _options.Billing.Retention.Ledger).RunAsync(await redis.DatabaseAsync());
     }
 
     public async Task<AccountSnapshot?> ReadAccountAsync(string accountId) =>

@@ -60,9 +60,34 @@ public sealed class BillingOptions
     public int GrantExpiryDays { get; set; } = 365;
     /// <summary>Lifetime of a grant given without an expiry (top-ups, auto-recharges).</summary>
     public TimeSpan GrantLifetime => TimeSpan.FromDays(GrantExpiryDays);
-    /// <summary>How often the sweep applies grant expiry to idle accounts and retries undelivered events.</summary>
+    /// <summary>How often the sweep applies grant expiry and ledger retention to idle accounts and retries undelivered events.</summary>
     public int SweepSeconds { get; set; } = 60;
     public WebhookOptions Webhooks { get; set; } = new();
+    public RetentionOptions Retention { get; set; } = new();
+}
+
+/// <summary>
+/// How long what requests leave in Redis is kept, so that Redis memory is bounded by traffic × retention
+/// (sizing: docs/redis-memory.md). The balance, grants and limits never expire: they live in the account's hash.
+/// </summary>
+public sealed class RetentionOptions
+{
+    /// <summary>
+    /// Ledger entries older than this are trimmed by the scripts that append to the ledger and by the sweep
+    /// (approximately: Redis frees whole stream nodes, so up to ~100 older entries per account may stay a little longer).
+    /// </summary>
+    public int LedgerDays { get; set; } = 400;
+    /// <summary>A day's usage-report hash expires this many days after the end of that day (UTC).</summary>
+    public int UsageDays { get; set; } = 400;
+    /// <summary>
+    /// Lifetime of a settle's idempotency marker (<c>settled:&lt;request id&gt;</c>): a replay of the same settle within it
+    /// charges nothing. Default (empty): twice <c>Metering:HoldTtlSeconds</c>; never less than it.
+    /// </summary>
+    public int? SettleMarkerSeconds { get; set; }
+
+    public TimeSpan Ledger => TimeSpan.FromDays(LedgerDays);
+    public TimeSpan Usage => TimeSpan.FromDays(UsageDays);
+    public TimeSpan SettleMarker(int holdTtlSeconds) => TimeSpan.FromSeconds(SettleMarkerSeconds ?? 2L * holdTtlSeconds);
 }
 
 /// <summary>Signed webhooks to the company's systems: notifications, and approval of auto-recharges.</summary>

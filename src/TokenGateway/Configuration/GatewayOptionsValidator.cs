@@ -38,6 +38,13 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Check(hooks.MaxAttempts > 0, "Billing:Webhooks:MaxAttempts", "must be positive.");
         Check(hooks.RetryBaseMilliseconds > 0, "Billing:Webhooks:RetryBaseMilliseconds", "must be positive.");
         Check(hooks.TimeoutSeconds > 0, "Billing:Webhooks:TimeoutSeconds", "must be positive.");
+        var retention = o.Billing.Retention;
+        Check(retention.LedgerDays > 0, "Billing:Retention:LedgerDays", "must be positive (days of ledger history kept).");
+        Check(retention.UsageDays > 0, "Billing:Retention:UsageDays", "must be positive (days of usage reports kept).");
+        // NOTE: the marker must outlive every replay of a settle (a retry of one whose answer was lost); the hold's lease
+        // is the floor, see settle.lua.
+        Check(retention.SettleMarkerSeconds is null || retention.SettleMarkerSeconds >= o.Metering.HoldTtlSeconds, "Billing:Retention:SettleMarkerSeconds",
+            $"must be at least Metering:HoldTtlSeconds ({o.Metering.HoldTtlSeconds}), or empty for twice that.");
         Check(o.Metering.MaxRequestBodyBytes > 0, "Metering:MaxRequestBodyBytes", "must be positive.");
         Check(o.Metering.HoldTtlSeconds > 0, "Metering:HoldTtlSeconds", "must be positive.");
         Check(o.Metering.MinimumOutputTokens > 0, "Metering:MinimumOutputTokens", "must be positive.");

@@ -32,11 +32,11 @@ internal sealed class EventOutbox(RedisConnector redis, TimeProvider clock, IOpt
 
     /// <returns>Events the outcome raised (the result of an auto-recharge), to deliver in turn.</returns>
     public async Task<IReadOnlyList<string>> FinishAsync(EventRef e, DeliveryOutcome outcome, DateTimeOffset retryAt = default, string reason = "") =>
-        await new FinishEventScript(e, clock.GetUtcNow(), outcome, retryAt, _options.Billing.GrantLifetime, reason).RunAsync(await redis.DatabaseAsync());
+        await new FinishEventScript(e, clock.GetUtcNow(), outcome, retryAt, _options.Billing.GrantLifetime, reason, _options.Billing.Retention.Ledger).RunAsync(await redis.DatabaseAsync());
 
-    /// <summary>Applies expiry to one account and returns the ids of its events due for delivery.</summary>
+    /// <summary>Applies expiry and ledger retention to one account and returns the ids of its events due for delivery.</summary>
     public async Task<IReadOnlyList<string>> SweepAsync(string accountId) =>
-        await new SweepScript(accountId, clock.GetUtcNow(), MaxEvents: 100).RunAsync(await redis.DatabaseAsync());
+        await new SweepScript(accountId, clock.GetUtcNow(), MaxEvents: 100, _options.Billing.Retention.Ledger).RunAsync(await redis.DatabaseAsync());
 
     public async Task<IReadOnlyList<string>> AccountIdsAsync() =>
         [.. (await (await redis.DatabaseAsync()).SetMembersAsync(AccountKeys.AccountIds)).Select(v => (string)v!)];

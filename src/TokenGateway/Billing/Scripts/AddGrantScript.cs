@@ -10,9 +10,11 @@ namespace TokenGateway.Billing.Scripts;
 /// </summary>
 /// <param name="IdempotencyKey">Null: the marker is this grant's own id, never seen before, so never a replay.</param>
 /// <param name="Fingerprint">Of the request as asked: a replay with another amount, expiry or source is refused.</param>
+/// <param name="LedgerRetention">Entries older than this are trimmed after the grant's entry is appended.</param>
 internal readonly record struct AddGrantScript(
     string AccountId, string? IdempotencyKey,
-    string GrantId, long AmountMicros, string Source, DateTimeOffset Now, DateTimeOffset ExpiresAt, TimeSpan IdempotencyTtl, string Fingerprint)
+    string GrantId, long AmountMicros, string Source, DateTimeOffset Now, DateTimeOffset ExpiresAt, TimeSpan IdempotencyTtl, string Fingerprint,
+    TimeSpan LedgerRetention)
 {
     public static readonly string Text = BillingScripts.Load("add_grant");
 
@@ -22,7 +24,7 @@ internal readonly record struct AddGrantScript(
         return Decode(await db.ScriptEvaluateAsync(Text, keys.ScriptKeys(keys.Idempotency(IdempotencyKey ?? GrantId)),
         [
             GrantId, AmountMicros, Source, Now.ToUnixTimeMilliseconds(), ExpiresAt.ToUnixTimeMilliseconds(),
-            (long)IdempotencyTtl.TotalMilliseconds, Fingerprint,
+            (long)IdempotencyTtl.TotalMilliseconds, Fingerprint, (long)LedgerRetention.TotalMilliseconds,
         ]));
     }
 

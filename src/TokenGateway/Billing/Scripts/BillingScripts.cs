@@ -26,6 +26,9 @@ internal static class BillingScripts
     /// <summary>The day (yyyymmdd, UTC) of a usage-report hash.</summary>
     public static string Day(DateTimeOffset t) => t.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
 
+    /// <summary>The end of the day (UTC) of <paramref name="t"/>: midnight after it.</summary>
+    public static DateTimeOffset DayEnd(DateTimeOffset t) => new DateTimeOffset(t.UtcDateTime.Date, TimeSpan.Zero).AddDays(1);
+
     /// <summary>A script's reply that is a list of strings (event ids).</summary>
     public static IReadOnlyList<string> Strings(RedisResult reply) => [.. ((RedisResult[])reply!).Select(r => (string)r!)];
 

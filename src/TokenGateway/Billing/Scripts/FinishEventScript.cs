@@ -7,10 +7,10 @@ namespace TokenGateway.Billing.Scripts;
 /// <summary>
 /// finish_event.lua: records the outcome of a delivery attempt (an approved funding request grants the recharge, a
 /// refused one releases its share of the monthly limit). The arguments are now, the event id, the outcome, when to
-/// retry, the lifetime of an auto-recharge grant and the reason.
+/// retry, the lifetime of an auto-recharge grant, the reason and the retention of the ledger.
 /// </summary>
 internal readonly record struct FinishEventScript(
-    EventRef Event, DateTimeOffset Now, DeliveryOutcome Outcome, DateTimeOffset RetryAt, TimeSpan GrantLifetime, string Reason)
+    EventRef Event, DateTimeOffset Now, DeliveryOutcome Outcome, DateTimeOffset RetryAt, TimeSpan GrantLifetime, string Reason, TimeSpan LedgerRetention)
 {
     public static readonly string Text = BillingScripts.Load("finish_event");
 
@@ -19,7 +19,7 @@ internal readonly record struct FinishEventScript(
         BillingScripts.Strings(await db.ScriptEvaluateAsync(Text, new AccountKeys(Event.AccountId).ScriptKeys(),
         [
             Now.ToUnixTimeMilliseconds(), Event.EventId, OutcomeName(Outcome), RetryAt.ToUnixTimeMilliseconds(),
-            (long)GrantLifetime.TotalMilliseconds, Reason,
+            (long)GrantLifetime.TotalMilliseconds, Reason, (long)LedgerRetention.TotalMilliseconds,
         ]));
 
     private static string OutcomeName(DeliveryOutcome outcome) => outcome switch

@@ -9,13 +9,16 @@ namespace TokenGateway.Billing.Scripts;
 /// settle.lua: replaces the hold by the actual cost, appends the ledger entry and the usage counters, and raises the
 /// soft-limit and auto-recharge events this debit causes. Idempotent by request id. After <see cref="AccountId"/>, the
 /// members are the script's arguments in its order: request id, now, cost (<see cref="Charge"/>), month (of
-/// <see cref="Now"/>), key id, model label, lifetime of an auto-recharge grant; then the ledger fields of
-/// <see cref="Usage"/> and <see cref="Charge"/>, counted, and the usage-report counters (see <see cref="BilledDimensions"/>).
+/// <see cref="Now"/>), key id, model label, lifetime of an auto-recharge grant, the retention of the ledger, the time
+/// left until the day's usage hash expires (<see cref="UsageRetention"/> after the end of the day of <see cref="Now"/>,
+/// UTC) and the lifetime of the settled marker; then the ledger fields of <see cref="Usage"/> and <see cref="Charge"/>, counted, and
+/// the usage-report counters (see <see cref="BilledDimensions"/>).
 /// KEYS[9] is this request's settled marker, KEYS[10] the day's usage hash.
 /// </summary>
 internal readonly record struct SettleScript(
     string AccountId,
-    string RequestId, DateTimeOffset Now, Charge Charge, string KeyId, string Model, TimeSpan GrantLifetime, TokenUsage Usage)
+    string RequestId, DateTimeOffset Now, Charge Charge, string KeyId, string Model, TimeSpan GrantLifetime,
+    TimeSpan LedgerRetention, TimeSpan UsageRetention, TimeSpan SettledMarkerLifetime, TokenUsage Usage)
 {
     public static readonly string Text = BillingScripts.Load("settle");
 
@@ -26,7 +29,9 @@ internal readonly record struct SettleScript(
         RedisValue[] args =
         [
             RequestId, Now.ToUnixTimeMilliseconds(), Charge.Micros, BillingScripts.Month(Now), KeyId, Model,
-            (long)GrantLifetime.TotalMilliseconds, ledger.Count / 2, .. ledger, .. BilledDimensions.Counters(Usage),
+            (long)GrantLifetime.TotalMilliseconds, (long)LedgerRetention.TotalMilliseconds,
+            (long)(BillingScripts.DayEnd(Now) + UsageRetention - Now).TotalMilliseconds, (long)SettledMarkerLifetime.TotalMilliseconds,
+            ledger.Count / 2, .. ledger, .. BilledDimensions.Counters(Usage),
         ];
         return Decode(await db.ScriptEvaluateAsync(Text, keys.ScriptKeys(keys.Settled(RequestId), keys.UsageDay(BillingScripts.Day(Now))), args));
     }

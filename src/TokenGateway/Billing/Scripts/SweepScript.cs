@@ -5,14 +5,15 @@ using TokenGateway.Redis;
 namespace TokenGateway.Billing.Scripts;
 
 /// <summary>
-/// sweep.lua: applies lease and grant expiry to one account and lists its outbox events due for delivery.
-/// The arguments are now and the most events to return.
+/// sweep.lua: applies lease and grant expiry to one account, trims its ledger to the retention (an idle account's
+/// too) and lists its outbox events due for delivery. The arguments are now, the most events to return and the
+/// retention of the ledger.
 /// </summary>
-internal readonly record struct SweepScript(string AccountId, DateTimeOffset Now, int MaxEvents)
+internal readonly record struct SweepScript(string AccountId, DateTimeOffset Now, int MaxEvents, TimeSpan LedgerRetention)
 {
     public static readonly string Text = BillingScripts.Load("sweep");
 
     /// <summary>The ids of the due events; none when the account does not exist.</summary>
     public async Task<IReadOnlyList<string>> RunAsync(IDatabase db) =>
-        BillingScripts.Strings(await db.ScriptEvaluateAsync(Text, new AccountKeys(AccountId).ScriptKeys(), [Now.ToUnixTimeMilliseconds(), MaxEvents]));
+        BillingScripts.Strings(await db.ScriptEvaluateAsync(Text, new AccountKeys(AccountId).ScriptKeys(), [Now.ToUnixTimeMilliseconds(), MaxEvents, (long)LedgerRetention.TotalMilliseconds]));
 }

@@ -1,5 +1,5 @@
 -- Add a grant (a top-up). Idempotent by KEYS[9], the Idempotency-Key marker: "grant id|request fingerprint".
--- ARGV: grant id, amount, source, now ms, expires ms, idempotency ttl ms, request fingerprint.
+-- ARGV: grant id, amount, source, now ms, expires ms, idempotency ttl ms, request fingerprint, ledger retention ms.
 -- Returns {0, grant id, balance} | {1, grant id of the earlier identical request, balance} | {2} no account
 -- | {3, grant id of the earlier request} when the key was used with a different request (nothing is granted).
 local gid, amount, source, now, expires = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -19,5 +19,6 @@ if earlier then
 end
 touch(now)
 local balance = add_grant(now, gid, amount, source, expires)
+trim_ledger(now, tonumber(ARGV[8]))
 redis.call('SET', KEYS[9], gid .. '|' .. fingerprint, 'PX', tonumber(ARGV[6]))
 return {0, gid, balance}

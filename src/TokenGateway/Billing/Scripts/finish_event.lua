@@ -1,5 +1,5 @@
 -- Record the outcome of a delivery attempt. ARGV: now ms, event id, outcome, retry at ms,
--- lifetime of an auto-recharge grant (ms), reason.
+-- lifetime of an auto-recharge grant (ms), reason, ledger retention (ms).
 -- outcome: retry | delivered | approved (funding: grant the recharge) | refused (funding: release its
 -- share of the monthly recharge limit, grant nothing). Returns the ids of the events it emitted.
 local now, id, outcome = tonumber(ARGV[1]), ARGV[2], ARGV[3]
@@ -18,6 +18,7 @@ if outcome == 'approved' then
   touch(now)
   data.balance_micros = int(add_grant(now, id, tonumber(data.amount_micros), 'auto_recharge', now + tonumber(ARGV[5]), 'mode', 'webhook'))
   emit(now, id .. ':succeeded', 'auto_recharge.succeeded', data)
+  trim_ledger(now, tonumber(ARGV[7]))
 elseif outcome == 'refused' then
   redis.call('HINCRBY', acct, 'ar_month:' .. data.month, -tonumber(data.amount_micros))
   data.reason = ARGV[6]

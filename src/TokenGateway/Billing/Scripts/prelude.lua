@@ -20,8 +20,35 @@ local function int(v)
   return string.format('%d', v)
 end
 
+-- A ledger entry's id is its date (`now`, the gateway's clock, in ms), so that trimming by age (MINID, see
+-- trim_ledger) agrees with the dates the ledger shows, on a real clock or a test's. Ids must increase: an entry dated
+-- at or before the last one (an expiry applied late, a replica whose clock is behind) takes the last id's ms with the
+-- next sequence number.
 local function ledger_add(now, kind, amount, balance, ...)
-  return redis.call('XADD', ledger, '*', 'type', kind, 'amount', int(amount), 'balance', int(balance), 'ts', int(now), ...)
+  local fields = {'type', kind, 'amount', int(amount), 'balance', int(balance), 'ts', int(now), ...}
+  local id = int(now) .. '-0'
+  local last = redis.call('XREVRANGE', ledger, '+', '-', 'COUNT', 1)[1]
+  if last then
+    local ms, seq = string.match(last[1], '^(%d+)-(%d+)$')
+    if tonumber(ms) >= now then
+      id = ms .. '-' .. int(tonumber(seq) + 1)
+    end
+  end
+  local added = redis.pcall('XADD', ledger, id, unpack(fields))
+  if type(added) == 'table' and added.err then
+    -- Only a stream trimmed empty still remembers a later last id than this entry's date: Redis picks the next one.
+    added = redis.call('XADD', ledger, '*', unpack(fields))
+  end
+  return added
+end
+
+-- Ledger retention: entries more than keep_ms older than now go. Approximate (MINID ~): Redis frees whole stream
+-- nodes (stream-node-max-entries, 100 by default) once every entry in them is older, so up to a node's worth may
+-- outlive the retention a little; no node is rewritten, and one call evicts at most 10,000 entries (Redis's default
+-- LIMIT for ~), so it is cheap on every append and a long backlog goes over several calls. The ledger is history:
+-- the balance lives in the account's hash and is not changed by trimming.
+local function trim_ledger(now, keep_ms)
+  redis.call('XTRIM', ledger, 'MINID', '~', int(now - keep_ms))
 end
 
 -- Webhook events are written to the account's outbox in the same script as the change that causes

@@ -2,30 +2,69 @@
 -- raise the month's soft-limit event and an auto-recharge when this debit crosses them.
 -- Idempotent by request id. KEYS[9] = settled marker for this request, KEYS[10] = the day's usage hash.
 -- ARGV: request id, now ms, cost, month (yyyymm), key id, model label, lifetime of an auto-recharge
--- grant (ms), n; then n ledger field/value pairs (the billed dimensions, see BilledDimensions.cs);
+-- grant (ms), ledger retention (ms), time left until the day's usage hash expires (ms), lifetime of the settled
+-- marker (ms), n; then n ledger field/value pairs (the billed dimensions, see BilledDimensions.cs);
 -- then usage-report metric/value pairs to the end.
 -- Returns {0, balance, emitted event ids...} settled | {1, balance} already settled.
 local request_id, now, cost, month, key_id, model = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
-local grant_lifetime, ledger_pairs = tonumber(ARGV[7]), tonumber(ARGV[8])
-if not redis.call('SET', KEYS[9], cost, 'NX', 'PX', 86400000) then
+local grant_lifetime, ledger_keep, usage_ttl = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local marker_ttl, ledger_pairs = tonumber(ARGV[10]), tonumber(ARGV[11])
+-- The marker makes the settle idempotent: the first settle of a request id writes it, a replay finds it and charges
+-- nothing. A replay is a settle sent again because its answer was lost (timeout, reset, failover): the gateway's own
+-- retries come within seconds. So the marker lives Billing:Retention:SettleMarkerSeconds (default twice the hold's
+-- lease, 30 min; never less than the lease) instead of a day: markers then weigh rate x 30 min, not rate x 24 h.
+-- Kept as its own string with a TTL rather than folded into the account: finding a request id in the ledger means a
+-- scan, and a hash field has no expiry of its own before Redis 7.4 (a hash plus an expiry zset costs as much).
+-- A settle replayed after its marker is gone would charge again: whatever replays settles must do so within it.
+if not redis.call('SET', KEYS[9], cost, 'NX', 'PX', marker_ttl) then
   return {1, num(redis.call('HGET', acct, 'balance'))}
 end
 drop_hold(request_id)
 touch(now)
+trim_ledger(now, ledger_keep)
 if cost <= 0 then
   return {0, num(redis.call('HGET', acct, 'balance'))}
 end
 local balance = draw(cost)
 local spend = redis.call('HINCRBY', acct, 'spend:' .. month, cost)
 redis.call('HINCRBY', acct, 'kspend:' .. month .. ':' .. key_id, cost)
-local counters_from = 9 + 2 * ledger_pairs
+local counters_from = 12 + 2 * ledger_pairs
 ledger_add(now, 'debit', -cost, balance, 'request_id', request_id, 'model', model, 'key_id', key_id,
-  unpack(ARGV, 9, counters_from - 1))
+  unpack(ARGV, 12, counters_from - 1))
 local prefix = model .. '|' .. key_id .. '|'
 redis.call('HINCRBY', KEYS[10], prefix .. 'requests', 1)
 redis.call('HINCRBY', KEYS[10], prefix .. 'cost', cost)
 for i = counters_from, #ARGV, 2 do
   redis.call('HINCRBY', KEYS[10], prefix .. ARGV[i], ARGV[i + 1])
+end
+-- Usage retention: the day's hash expires Billing:Retention:UsageDays after its day. Set when it has no expiry yet
+-- (PTTL -1: its first write, or a hash written before retention existed); PTTL is a read, so a settle that finds it
+-- set writes nothing more. Relative (PEXPIRE, the time left by the gateway's clock), like every other date here.
+if redis.call('PTTL', KEYS[10]) == -1 then
+  redis.call('PEXPIRE', KEYS[10], usage_ttl)
+end
+
+-- The month fields of the account hash (spend:, kspend:<month>:<key>, ar_month:, soft_notified:) are read for the
+-- current month only, and the previous one by a late answer to a funding request (finish_event.lua): the first debit
+-- of a month drops those of earlier months, so the hash does not grow by a field per key and month forever.
+if spend == cost then
+  local y, m = tonumber(string.sub(month, 1, 4)), tonumber(string.sub(month, 5, 6))
+  local previous = m == 1 and string.format('%04d12', y - 1) or string.format('%04d%02d', y, m - 1)
+  local old = {}
+  for _, f in ipairs(redis.call('HKEYS', acct)) do
+    local of = string.match(f, '^spend:(%d+)$') or string.match(f, '^kspend:(%d+):') or string.match(f, '^ar_month:(%d+)$')
+      or string.match(f, '^soft_notified:(%d+)$')
+    if of and of < previous then
+      old[#old + 1] = f
+      if #old == 500 then
+        redis.call('HDEL', acct, unpack(old))
+        old = {}
+      end
+    end
+  end
+  if #old > 0 then
+    redis.call('HDEL', acct, unpack(old))
+  end
 end
 
 local a = redis.call('HMGET', acct, 'soft_limit', 'ar_enabled', 'ar_threshold', 'ar_amount', 'ar_limit', 'ar_mode', 'ar_month:' .. month)

@@ -112,6 +112,12 @@ public sealed class MeteringOptions
     public int HoldTtlSeconds { get; set; } = 900;
     /// <summary>Smallest output limit the gateway lowers a request to before refusing it.</summary>
     public int MinimumOutputTokens { get; set; } = 16;
+    /// <summary>
+    /// Largest share of the room (what the balance, limits and budget still allow) one request without an output
+    /// limit may hold: its output limit is lowered to fit (never below <see cref="MinimumOutputTokens"/>), so that
+    /// concurrent requests share a small balance. 1 lets one request hold everything.
+    /// </summary>
+    public double MaxHoldShare { get; set; } = 0.5;
     /// <summary>Worst-case output of a model whose price entry has no <c>max_output_tokens</c>.</summary>
     public int DefaultMaxOutputTokens { get; set; } = 16384;
     /// <summary>Built-in tool calls (web search, file search) a hold assumes when a request offers such a tool without <c>max_tool_calls</c>.</summary>

@@ -48,6 +48,7 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Check(o.Metering.MaxRequestBodyBytes > 0, "Metering:MaxRequestBodyBytes", "must be positive.");
         Check(o.Metering.HoldTtlSeconds > 0, "Metering:HoldTtlSeconds", "must be positive.");
         Check(o.Metering.MinimumOutputTokens > 0, "Metering:MinimumOutputTokens", "must be positive.");
+        Check(o.Metering.MaxHoldShare is > 0 and <= 1, "Metering:MaxHoldShare", "must be a fraction above 0 and at most 1 (e.g. 0.5).");
         Check(o.Metering.DefaultMaxOutputTokens > 0, "Metering:DefaultMaxOutputTokens", "must be positive.");
         Check(o.Metering.MaxToolCallsHeld >= 0, "Metering:MaxToolCallsHeld", "must be zero or more.");
         Check(string.IsNullOrEmpty(o.Admin.Token) || (o.Admin.Token.Length >= 16 && !o.Admin.Token.Contains("REPLACE_ME", StringComparison.OrdinalIgnoreCase)),

@@ -18,8 +18,8 @@ internal sealed partial class HeldRequest(BillingStore billing, GatewayMetrics m
 
     public string RequestId => requestId;
 
-    /// <summary>What the request is charged if it ends without <see cref="SettleAsync"/>.</summary>
-    public (Charge Charge, TokenUsage Usage) Fallback { get; set; } = (Charge.None, default);
+    /// <summary>What the request is charged if it ends without <see cref="SettleAsync"/>; asked for only then.</summary>
+    public Func<(Charge Charge, TokenUsage Usage)> Fallback { get; set; } = () => (Charge.None, default);
 
     public Task SettleAsync(Charge charge, TokenUsage usage)
     {
@@ -31,8 +31,9 @@ internal sealed partial class HeldRequest(BillingStore billing, GatewayMetrics m
     {
         if (_settled) return;
         _settled = true;
-        Log.SettledOnExit(logger, requestId, Fallback.Charge.Micros);
-        await SettleWithRetriesAsync(new SettleRequest(accountId, keyId, requestId, model, Fallback.Charge, Fallback.Usage));
+        var (charge, usage) = Fallback();
+        Log.SettledOnExit(logger, requestId, charge.Micros);
+        await SettleWithRetriesAsync(new SettleRequest(accountId, keyId, requestId, model, charge, usage));
     }
 
     /// <summary>

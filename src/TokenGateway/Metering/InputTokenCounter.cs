@@ -5,8 +5,9 @@ namespace TokenGateway.Metering;
 
 /// <summary>
 /// Counts a request's input tokens locally with the model's tiktoken encoding: the text of the
-/// messages / input / prompt / instructions / tools, plus OpenAI's per-message overhead. Used for a
-/// tight hold, and to bill a stream that ended before its usage arrived.
+/// messages / input / prompt / instructions / tools, plus OpenAI's per-message overhead. Used only to bill a
+/// request that ended before its usage arrived (and never beyond <see cref="InputTokenBound"/>, which sizes the hold),
+/// so it runs off the hot path.
 /// </summary>
 internal static class InputTokenCounter
 {

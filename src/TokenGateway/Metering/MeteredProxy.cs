@@ -25,8 +25,8 @@ internal sealed partial class MeteredProxy(
     /// <summary>A request that passed every check that needs no Redis: its key, body, and the price that meters it.</summary>
     private sealed record Admitted(KeyRef Key, string KeySha, InspectedRequest Request, byte[] Body, PriceMatch Match);
 
-    /// <summary>What the hold assumed: the input counted locally, the output limit, the tier.</summary>
-    private sealed record Reservation(ReserveResult Result, long InputTokens, int MaxOutput, ServiceTier Tier);
+    /// <summary>What the hold assumed: the input's upper bound (<see cref="InputTokenBound"/>), the output limit asked for, the tier.</summary>
+    private sealed record Reservation(ReserveResult Result, long InputBound, int MaxOutput, ServiceTier Tier);
 
     /// <summary>What came back from the upstream, as the meters saw it.</summary>
     private sealed record Forwarded(ForwarderError Error, TokenUsage? Reported, MeteringStream Meter, StreamEventReader Events);
@@ -69,11 +69,12 @@ internal sealed partial class MeteredProxy(
         var usage = MeasureUsage(context, admitted, reservation, forwarded, telemetry, requestId);
         if (usage is null && forwarded.Error != ForwarderError.None) await WriteForwardErrorAsync(context, forwarded.Error);
         var charge = usage is { } used ? admitted.Match.Price.Cost(used) : Charge.None;
+        if (usage is { } billed) CheckHold(admitted, reservation, billed, charge, requestId);
         using (telemetry.Begin(RequestStage.Settle))
         {
             await hold.SettleAsync(charge, usage ?? default);
         }
-        if (usage is { } billed) telemetry.Usage(admitted.Request.Endpoint, billed, charge.Micros);
+        if (usage is { } settled) telemetry.Usage(admitted.Request.Endpoint, settled, charge.Micros);
     }
 
     /// <summary>Key, endpoint, method, content type, body, JSON and price. Null with no refusal: handled (the model list).</summary>
@@ -104,7 +105,9 @@ internal sealed partial class MeteredProxy(
     private async Task<(Reservation?, Refusal?)> ReserveAsync(Admitted admitted, string requestId, RequestTelemetry telemetry)
     {
         var (key, sha, request, body, (price, _)) = admitted;
-        var inputTokens = InputTokenCounter.Count(request, body);
+        // NOTE: no tokenizer here: the hold needs a bound, and bytes give one (the local count decides only what a
+        // request cut before its usage pays, see ConsumedInput).
+        var inputBound = InputTokenBound.Count(request.Model, body);
         var maxOutput = request.Endpoint switch
         {
             MeteredEndpoint.Embeddings => 0,
@@ -114,7 +117,7 @@ internal sealed partial class MeteredProxy(
         };
         var tier = price.WorstTier(request.ServiceTier);
         var toolCalls = request.HasPricedTools ? request.MaxToolCalls ?? _options.Metering.MaxToolCallsHeld : 0;
-        var (fixedMicros, outputPicos) = price.HoldPrices(tier, HoldRules.InputTokens(inputTokens), toolCalls);
+        var (fixedMicros, outputPicos) = price.HoldPrices(tier, inputBound, toolCalls);
         ReserveResult result;
         using (telemetry.Begin(RequestStage.Reserve))
         {
@@ -133,7 +136,7 @@ internal sealed partial class MeteredProxy(
         }
         return result.Status switch
         {
-            ReserveStatus.Reserved => (new Reservation(result, inputTokens, maxOutput, tier), null),
+            ReserveStatus.Reserved => (new Reservation(result, inputBound, maxOutput, tier), null),
             ReserveStatus.InvalidKey => (null, Refusal.InvalidKey),
             ReserveStatus.ModelNotAllowed => (null, Refusal.ModelNotAllowed(request.Model)),
             _ => (null, Refusal.InsufficientQuota(result, key.AccountId, _options.Billing.Url)),
@@ -162,8 +165,11 @@ internal sealed partial class MeteredProxy(
             : new ObservingStream(clientBody, json.Feed);
         context.Response.Body = meter;
         // NOTE: from here the upstream may bill the request: whatever happens next, its input is charged at least.
-        var input = ConsumedInput(reservation);
-        hold.Fallback = (admitted.Match.Price.Cost(input), input);
+        hold.Fallback = () =>
+        {
+            var input = ConsumedInput(admitted, reservation);
+            return (admitted.Match.Price.Cost(input), input);
+        };
         ForwarderError error;
         try
         {
@@ -194,11 +200,28 @@ internal sealed partial class MeteredProxy(
         var text = forwarded.Events.OutputText;
         var output = text.Length == 0 ? 0 : TiktokenTokenizer.CreateForModel(admitted.Request.Model).CountTokens(text);
         Log.UsageMissing(logger, requestId, admitted.Match.Label, forwarded.Error.ToString());
-        return ConsumedInput(reservation) with { Output = output };
+        // NOTE: the upstream cannot have written more than the limit it was sent, whatever the deltas re-tokenize to.
+        var limit = (long)reservation.Result.GrantedOutputTokens * admitted.Request.Choices;
+        return ConsumedInput(admitted, reservation) with { Output = Math.Min(output, limit) };
     }
 
-    private static TokenUsage ConsumedInput(Reservation reservation) =>
-        new(reservation.InputTokens, 0, 0) { ServiceTier = reservation.Tier.Name() };
+    /// <summary>
+    /// The input of a request that ended without usage: counted locally with the model's tokenizer (the one place it
+    /// decides something), never more than the hold's bound (an image the count assumes large may be a low-detail one).
+    /// </summary>
+    private static TokenUsage ConsumedInput(Admitted admitted, Reservation reservation) =>
+        new(Math.Min(InputTokenCounter.Count(admitted.Request, admitted.Body), reservation.InputBound), 0, 0) { ServiceTier = reservation.Tier.Name() };
+
+    /// <summary>
+    /// A reported usage beyond what the hold assumed (more input than its bound, or a cost above the hold) is still
+    /// charged in full, but it means the hold was not the upper bound it must be: counted and logged as an error.
+    /// </summary>
+    private void CheckHold(Admitted admitted, Reservation reservation, TokenUsage reported, Charge charge, string requestId)
+    {
+        if (reported.Input <= reservation.InputBound && charge.Micros <= reservation.Result.HoldMicros) return;
+        metrics.HoldOverrun(admitted.Key.AccountId, admitted.Match.Label);
+        Log.HoldOverrun(logger, requestId, admitted.Key.AccountId, admitted.Match.Label, reported.Input, reservation.InputBound, charge.Micros, reservation.Result.HoldMicros);
+    }
 
     /// <summary>The model list passes through for a usable key; anything else that is not metered is refused.</summary>
     private async Task<Refusal?> ForwardUnmeteredAsync(HttpContext context, KeyRef key, string sha)
@@ -231,5 +254,8 @@ internal sealed partial class MeteredProxy(
 
         [LoggerMessage(EventId = 201, Level = LogLevel.Warning, Message = "No usage in the response of {RequestId} ({Model}, forwarder: {ForwarderError}); billed the locally counted tokens")]
         public static partial void UsageMissing(ILogger logger, string requestId, string model, string forwarderError);
+
+        [LoggerMessage(EventId = 204, Level = LogLevel.Error, Message = "Hold overrun by {RequestId} of account {AccountId} ({Model}): {InputTokens} input tokens reported for a bound of {InputBound}, charged {CostMicros} micro-USD for a hold of {HoldMicros}")]
+        public static partial void HoldOverrun(ILogger logger, string requestId, string accountId, string model, long inputTokens, long inputBound, long costMicros, long holdMicros);
     }
 }

@@ -6,7 +6,7 @@ namespace TokenGateway.Metering;
 /// <summary>
 /// The one reader of a request body: validates what every later reader relies on (UTF-8, escapes,
 /// depth, one value per metered field) and reads the top-level fields the hot path needs. A body it
-/// accepts can be read by <see cref="InputTokenCounter"/> and <see cref="RequestBodyRewriter"/> without
+/// accepts can be read by <see cref="InputTokenBound"/>, <see cref="InputTokenCounter"/> and <see cref="RequestBodyRewriter"/> without
 /// an exception; a body it refuses gets a 400 before anything is reserved or forwarded.
 /// </summary>
 internal static class RequestInspector

@@ -25,6 +25,7 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _requests;
     private readonly Counter<long> _redisErrors;
     private readonly Counter<long> _billingNotifications;
+    private readonly Counter<long> _holdOverruns;
     private readonly Histogram<long> _genAiTokens;
 
     public GatewayMetrics(IMeterFactory meterFactory, AccountBalances balances)
@@ -39,6 +40,8 @@ internal sealed class GatewayMetrics
         _redisErrors = meter.CreateCounter<long>("tokengateway.redis.errors", "{error}", "Redis errors and timeouts, by operation.");
         _billingNotifications = meter.CreateCounter<long>("tokengateway.billing.notifications", "{event}",
             "Billing events raised (soft limit crossed, auto-recharge requested/succeeded/failed/limit reached), by account and kind.");
+        _holdOverruns = meter.CreateCounter<long>("tokengateway.hold.overruns", "{request}",
+            "Requests the upstream billed beyond their hold (more input than its bound, or a cost above it): charged in full, and a hold rule to fix.");
         meter.CreateObservableGauge("tokengateway.balance", balances.Balances, "usd", "Account balance as stored in Redis (refreshed every few seconds; the same on every replica).");
         meter.CreateObservableGauge("tokengateway.held", balances.Held, "usd", "Amount held by in-flight requests of the account, as stored in Redis.");
         ReserveDuration = Seconds(meter, "tokengateway.reserve.duration", FastSeconds, "Duration of the reserve script (one Redis round trip).");
@@ -53,7 +56,7 @@ internal sealed class GatewayMetrics
     /// <summary>The instruments labelled by account, whose series grow with the number of accounts.</summary>
     public static bool IsPerAccount(Instrument instrument) => instrument.Meter.Name == MeterName && instrument.Name is
         "tokengateway.tokens" or "tokengateway.cost" or "tokengateway.requests" or "tokengateway.billing.notifications"
-        or "tokengateway.balance" or "tokengateway.held";
+        or "tokengateway.hold.overruns" or "tokengateway.balance" or "tokengateway.held";
 
     public Histogram<double> ReserveDuration { get; }
     public Histogram<double> SettleDuration { get; }
@@ -67,6 +70,10 @@ internal sealed class GatewayMetrics
     /// <summary>Once per billing event (its first delivery attempt), whatever the number of retries.</summary>
     public void BillingNotification(string account, string kind) =>
         _billingNotifications.Add(1, new TagList { { "account", account }, { "kind", kind } });
+
+    /// <summary>A request billed beyond its hold (see MeteredProxy.CheckHold).</summary>
+    public void HoldOverrun(string account, string model) =>
+        _holdOverruns.Add(1, new TagList { { "account", account }, { "model", model } });
 
     public void RedisError(string operation) => _redisErrors.Add(1, new KeyValuePair<string, object?>("operation", operation));
 

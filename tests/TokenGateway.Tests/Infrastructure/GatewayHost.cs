@@ -25,6 +25,7 @@ public sealed class GatewayHost : IAsyncDisposable
 
     private WebApplication _app = null!;
     private string? _caFile;
+    private bool _ownsUpstream = true;
 
     public MockUpstreamServer Upstream { get; private set; } = null!;
     public string BaseUrl { get; private set; } = "";
@@ -35,10 +36,16 @@ public sealed class GatewayHost : IAsyncDisposable
 
     /// <param name="settings">Extra configuration, e.g. <c>["Metering:HoldTtlSeconds"] = "5"</c> (under TokenGateway:).</param>
     /// <param name="args">Extra command-line arguments, for settings outside the TokenGateway section.</param>
-    public static async Task<GatewayHost> StartAsync(RedisServer redis, IDictionary<string, string>? settings = null, FakeTimeProvider? clock = null, MockUpstreamOptions? upstream = null, IEnumerable<string>? args = null)
+    /// <param name="sharedUpstream">
+    /// A running HTTPS mock to forward to instead of a mock of the gateway's own (<paramref name="upstream"/> is then
+    /// ignored): replicas of one deployment share it, and the caller disposes of it.
+    /// </param>
+    /// <param name="logs">Receives the gateway's logs (none are kept otherwise).</param>
+    public static async Task<GatewayHost> StartAsync(RedisServer redis, IDictionary<string, string>? settings = null, FakeTimeProvider? clock = null, MockUpstreamOptions? upstream = null, IEnumerable<string>? args = null,
+        MockUpstreamServer? sharedUpstream = null, ILoggerProvider? logs = null)
     {
-        var host = new GatewayHost { Clock = clock };
-        host.Upstream = await MockUpstreamServer.StartAsync(upstream, https: true);
+        var host = new GatewayHost { Clock = clock, _ownsUpstream = sharedUpstream is null };
+        host.Upstream = sharedUpstream ?? await MockUpstreamServer.StartAsync(upstream, https: true);
         host._caFile = Path.Combine(Path.GetTempPath(), $"tokengateway-mock-ca-{Guid.NewGuid():N}.pem");
         await File.WriteAllTextAsync(host._caFile, host.Upstream.CertificatePem);
         var config = new Dictionary<string, string>
@@ -57,13 +64,14 @@ public sealed class GatewayHost : IAsyncDisposable
             host._app = GatewayApplication.Build(commandLine, builder =>
             {
                 builder.Logging.ClearProviders();
+                if (logs is not null) builder.Logging.AddProvider(logs);
                 if (clock is not null) builder.Services.AddSingleton<TimeProvider>(clock);
             });
             await host._app.StartAsync();
         }
         catch
         {
-            await host.Upstream.DisposeAsync();
+            if (host._ownsUpstream) await host.Upstream.DisposeAsync();
             File.Delete(host._caFile);
             throw;
         }
@@ -80,7 +88,7 @@ public sealed class GatewayHost : IAsyncDisposable
         Admin.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
-        await Upstream.DisposeAsync();
+        if (_ownsUpstream) await Upstream.DisposeAsync();
         if (_caFile is not null) File.Delete(_caFile);
     }
 

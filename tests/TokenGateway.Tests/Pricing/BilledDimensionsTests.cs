@@ -158,8 +158,9 @@ public sealed class BilledDimensionsTests(RedisServer redis) : IClassFixture<Red
         var pending = StreamAsync(key, "/v1/chat/completions", """{"model":"o3","stream":true,"service_tier":"priority","max_completion_tokens":1000,"messages":[{"role":"user","content":"hi"}]}""");
         for (var i = 0; i < 100 && await _gw.HeldMicrosAsync(account) == 0; i++) await Task.Delay(50);
 
-        // o3 priority: output 14 µ$ a token, so 1000 × 14 = 14,000 µ$ of output, plus the input estimate at 3.5 µ$ a token.
-        Assert.InRange(await _gw.HeldMicrosAsync(account), 14_000 + 1, 14_000 + 200);
+        // o3 priority: output 14 µ$ a token, so 1000 × 14 = 14,000 µ$ of output, plus the input bound at 3.5 µ$ a token:
+        // 32 per request + 8 "messages" + 8 message + "role" 4 + "user" 4 + "content" 7 + "hi" 2 = 65 tokens, 227.5 → 228 µ$.
+        Assert.Equal(14_000 + 228, await _gw.HeldMicrosAsync(account));
         release.SetResult();
         await pending;
         // 1000 × 3.5 + 10 × 14 = 3,640 (the mock reports the priority tier when asked for it)

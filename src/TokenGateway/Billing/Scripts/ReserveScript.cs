@@ -6,13 +6,15 @@ namespace TokenGateway.Billing.Scripts;
 /// <summary>
 /// reserve.lua: checks the key, the model allowlist and every limit, then places a hold (a lease) for the request's
 /// worst-case cost. After <see cref="AccountId"/> (whose keys the script gets, then KEYS[9] = the key's hash), the
-/// members are the script's arguments in its order; the month (yyyymm) is the one of <see cref="Now"/>.
+/// members are the script's arguments in its order; the month (yyyymm) is the one of <see cref="Now"/>, and
+/// <see cref="MaxHoldShare"/> (the share of the room a request without an explicit output limit may hold) is sent in
+/// parts per million, an integer the script computes with exactly.
 /// </summary>
 internal readonly record struct ReserveScript(
     string AccountId,
     string KeySha, DateTimeOffset Now, string RequestId, string Model, string KeyId,
     long InputCostMicros, long OutputPicosPerToken, int MaxOutputTokens, int Choices, bool ExplicitOutputLimit,
-    int MinimumOutputTokens, long OverdraftMicros, TimeSpan HoldTtl)
+    int MinimumOutputTokens, long OverdraftMicros, TimeSpan HoldTtl, double MaxHoldShare)
 {
     public static readonly string Text = BillingScripts.Load("reserve");
 
@@ -23,7 +25,7 @@ internal readonly record struct ReserveScript(
         [
             KeySha, Now.ToUnixTimeMilliseconds(), RequestId, Model, BillingScripts.Month(Now), KeyId,
             InputCostMicros, OutputPicosPerToken, MaxOutputTokens, Choices, ExplicitOutputLimit ? 1 : 0,
-            MinimumOutputTokens, OverdraftMicros, (long)HoldTtl.TotalMilliseconds,
+            MinimumOutputTokens, OverdraftMicros, (long)HoldTtl.TotalMilliseconds, (long)Math.Round(MaxHoldShare * 1_000_000),
         ]));
     }
 

@@ -2,13 +2,15 @@
 -- the request's worst-case cost. KEYS[9] = the key's hash.
 -- ARGV: key sha, now ms, request id, model, month (yyyymm), key id, input cost, output price
 -- (pico-USD per token), max output tokens, choices, explicit limit (1/0), minimum output tokens,
--- overdraft, hold ttl ms.
+-- overdraft, hold ttl ms, largest share of the room a request without an explicit limit may hold
+-- (parts per million).
 -- Returns {0, hold, output tokens granted} | {1} bad key | {2} model not allowed
 --       | {3, limit, room, needed} insufficient quota.
 local key = KEYS[9]
 local sha, now, request_id, model, month, key_id = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local input_cost, out_pico, max_out, choices = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local explicit, min_out, overdraft, ttl = ARGV[11] == '1', tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
+local share_ppm = tonumber(ARGV[15])
 
 local usable, models, key_budget = key_usable(key, sha, now)
 if not usable then
@@ -45,16 +47,36 @@ local function output_cost(tokens)
   return math.floor((tokens * choices * out_pico + 999999) / 1000000)
 end
 
-local hold, granted = input_cost + output_cost(max_out), max_out
+-- The most output tokens (at most max_out) a hold of `budget` pays for with the input (doubles may be one off; fixed below).
+local function affordable(budget)
+  if budget <= input_cost then
+    return 0
+  end
+  local t = math.min(max_out, math.floor((budget - input_cost) * 1000000 / (choices * out_pico)))
+  while t > 0 and input_cost + output_cost(t) > budget do
+    t = t - 1
+  end
+  return t
+end
+
+local granted = max_out
+-- Fair share: a request that set no output limit holds at most a share of the room, its limit lowered to
+-- match, but never below the minimum (which the room check below may still refuse). The share is a cap
+-- the room check does not rely on: its rounding cannot let a hold past the room.
+if not explicit and out_pico > 0 and max_out > 0 and share_ppm < 1000000 then
+  local share = math.floor(room * share_ppm / 1000000)
+  if input_cost + output_cost(max_out) > share then
+    granted = math.max(affordable(share), math.min(min_out, max_out))
+  end
+end
+
+local hold = input_cost + output_cost(granted)
 if hold > room then
   if explicit or out_pico == 0 or room <= input_cost then
     return {3, limit, room, hold}
   end
-  -- No explicit limit: lower the output limit to what the room pays for (doubles may be one off; fix below).
-  local t = math.min(max_out, math.floor((room - input_cost) * 1000000 / (choices * out_pico)))
-  while t > 0 and input_cost + output_cost(t) > room do
-    t = t - 1
-  end
+  -- No explicit limit: lower the output limit to what the room pays for.
+  local t = affordable(room)
   if t < min_out then
     return {3, limit, room, input_cost + output_cost(min_out)}
   end

@@ -63,7 +63,8 @@ public sealed class CorpusTests
         }
     }
 
-    private static int FirstMismatch(int[] expected, IReadOnlyList<int> actual)
+    /// <summary>The first index where the ids differ, or -1 when they are equal (also used by the differential test).</summary>
+    internal static int FirstMismatch(int[] expected, IReadOnlyList<int> actual)
     {
         int n = Math.Min(expected.Length, actual.Count);
         for (int i = 0; i < n; i++)

@@ -154,12 +154,14 @@ public sealed class MetricsEndpointTests(RedisServer redis) : IClassFixture<Redi
             metrics.Request(account, "gpt-4o-mini", RequestOutcome.Ok);
             metrics.UpstreamDuration.Record(0.002, new KeyValuePair<string, object?>("model", "gpt-4o-mini"));
         }
-        Record();
+        // NOTE: warm up past first-use work (series creation, lazy SDK state, JIT tiering, which allocated 4.7 KB once in
+        // a CI run), then require amortised zero: an allocating path costs ~100 B a call, 100 KB for these 1,000.
+        for (var i = 0; i < 1000; i++) Record();
 
         var before = GC.GetAllocatedBytesForCurrentThread();
         for (var i = 0; i < 1000; i++) Record();
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 8 * 1024);
     }
 
     [Fact]

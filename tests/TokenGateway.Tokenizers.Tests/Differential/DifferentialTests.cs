@@ -60,7 +60,7 @@ public sealed class DifferentialTests
             int[] expected = expectedIds[text.Index];
             IReadOnlyList<int> actual = tokenizer.EncodeToIds(text.Text);
             int count = tokenizer.CountTokens(text.Text);
-            int mismatch = FirstMismatch(expected, actual);
+            int mismatch = CorpusTests.FirstMismatch(expected, actual);
             if (mismatch < 0 && count == expected.Length)
             {
                 continue;
@@ -121,20 +121,6 @@ public sealed class DifferentialTests
         string.Join(" ", ids.Skip(from).Take(6).Select(id => $"{id}:{Escape(tokenizer.Decode([id]), 40)}"));
 
     private static string Tail(string s, int chars) => s.Length <= chars ? s : s[^chars..];
-
-    private static int FirstMismatch(int[] expected, IReadOnlyList<int> actual)
-    {
-        int n = Math.Min(expected.Length, actual.Count);
-        for (int i = 0; i < n; i++)
-        {
-            if (expected[i] != actual[i])
-            {
-                return i;
-            }
-        }
-
-        return expected.Length == actual.Count ? -1 : n;
-    }
 
     private static bool IsWellFormed(string s) => Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(s)) == s;
 

@@ -36,6 +36,9 @@ public sealed class RedisOptions
 {
     /// <summary>A StackExchange.Redis configuration string.</summary>
     public string Configuration { get; set; } = "127.0.0.1:6379";
+
+    /// <summary>Deadline of every Redis call (sync and async): past it a request is answered 503 billing_unavailable.</summary>
+    public int TimeoutMilliseconds { get; set; } = 1000;
 }
 
 public sealed class AdminOptions

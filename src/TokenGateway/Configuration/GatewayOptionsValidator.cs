@@ -21,6 +21,8 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (!string.IsNullOrEmpty(o.Upstream.CaCertificateFile) && CertificateProblem(o.Upstream.CaCertificateFile) is { } problem)
             Check(false, "Upstream:CaCertificateFile", $"'{o.Upstream.CaCertificateFile}' must be a readable PEM certificate file: {problem}");
         Check(!string.IsNullOrWhiteSpace(o.Redis.Configuration), "Redis:Configuration", "is required (e.g. 127.0.0.1:6379).");
+        // NOTE: at most the client's own default (5 s), which a configuration string may shorten, never lengthen.
+        Check(o.Redis.TimeoutMilliseconds is >= 100 and <= 5_000, "Redis:TimeoutMilliseconds", "must be between 100 and 5000.");
         if (!string.IsNullOrWhiteSpace(o.Redis.Configuration) && RedisConfigurationProblem(o.Redis.Configuration) is { } redisProblem)
             Check(false, "Redis:Configuration", $"is not a StackExchange.Redis configuration string: {redisProblem}");
         Check(!string.IsNullOrWhiteSpace(o.Pricing.File), "Pricing:File", "is required.");

@@ -41,13 +41,14 @@ internal sealed class RedisConnector(IOptions<GatewayOptions> options) : IHosted
         // managed service speaks: 3.x would otherwise send HELLO 3, which some of them reject.
         config.Protocol ??= RedisProtocol.Resp2;
         config.ConnectTimeout = Math.Min(config.ConnectTimeout, 2000);
-        // NOTE: one deadline for every call, so a Redis that is down or stalled costs a request about a second, then a 503
-        // (billing_unavailable), never a hung request. Both are set: 3.x's AsyncTimeout follows SyncTimeout (5 s by
-        // default), and a command issued while disconnected waits in the backlog for SyncTimeout, not AsyncTimeout
-        // (measured on 3.4.35). Timeouts are checked on the 1 s heartbeat, so a stalled call fails after 1–2 s. A healthy
-        // call takes well under a millisecond.
-        config.SyncTimeout = Math.Min(config.SyncTimeout, 1000);
-        config.AsyncTimeout = Math.Min(config.AsyncTimeout, 1000);
+        // NOTE: one deadline for every call (Redis:TimeoutMilliseconds, 1 s by default; the string may only shorten it), so
+        // a Redis that is down or stalled costs a request about that long, then a 503 (billing_unavailable), never a hung
+        // request. Both are set: 3.x's AsyncTimeout follows SyncTimeout (5 s by default), and a command issued while
+        // disconnected waits in the backlog for SyncTimeout, not AsyncTimeout (measured on 3.4.35). Timeouts are checked
+        // on the 1 s heartbeat, so a stalled call fails within the deadline plus up to a second. A healthy call takes
+        // well under a millisecond.
+        config.SyncTimeout = Math.Min(config.SyncTimeout, redis.TimeoutMilliseconds);
+        config.AsyncTimeout = Math.Min(config.AsyncTimeout, redis.TimeoutMilliseconds);
         return config;
     }
 

@@ -33,6 +33,15 @@ public sealed class RedisConnectorTests
     }
 
     [Fact]
+    public void Configure_TimeoutSetting_IsTheDeadlineOfEveryCall()
+    {
+        var config = RedisConnector.Configure(new RedisOptions { Configuration = "127.0.0.1:6379", TimeoutMilliseconds = 2500 });
+
+        Assert.Equal(2500, config.SyncTimeout);
+        Assert.Equal(2500, config.AsyncTimeout);
+    }
+
+    [Fact]
     public async Task StartAsync_RedisThatNeverAnswers_ReturnsAtOnce_AndCallsFailFast()
     {
         // A listener that accepts and never answers: the client's handshake waits for its connect timeout.

@@ -42,12 +42,11 @@ internal static class OpenAIError
     /// <summary>A client string as an error message may quote it: at most the first 100 characters.</summary>
     public static string Quote(string clientString) => clientString.Length <= 100 ? clientString : clientString[..100] + "…";
 
-    public static Task InvalidRequest(HttpContext c, string message, string? param = null) =>
-        WriteAsync(c, StatusCodes.Status400BadRequest, "invalid_request_error", "invalid_request", message, param);
+    /// <summary>The 401 of a missing, unknown, revoked or expired gateway key (the proxy's <c>Refusal.InvalidKey</c> says the same).</summary>
+    public const string InvalidApiKeyMessage = "Incorrect API key provided, or the key was revoked or has expired. Use a TokenGateway key (tg-…) issued to your team.";
 
     public static Task InvalidApiKey(HttpContext c) =>
-        WriteAsync(c, StatusCodes.Status401Unauthorized, "invalid_request_error", "invalid_api_key",
-            "Incorrect API key provided, or the key was revoked or has expired. Use a TokenGateway key (tg-…) issued to your team.");
+        WriteAsync(c, StatusCodes.Status401Unauthorized, "invalid_request_error", "invalid_api_key", InvalidApiKeyMessage);
 
     /// <summary>The one mapping of a billing-store failure: Redis unreachable, refusing, or past its deadline.</summary>
     public static bool IsBillingStoreFailure(Exception e) => e is RedisException or TimeoutException;

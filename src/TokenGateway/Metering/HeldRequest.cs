@@ -38,49 +38,39 @@ internal sealed partial class HeldRequest(BillingStore billing, GatewayMetrics m
 
     /// <summary>
     /// Releases a hold a failed reserve may have placed, in the background: settles are idempotent by request id, so a
-    /// release that finds no hold does nothing. Tried for a minute (a stalled Redis), then left to the hold's lease.
+    /// release that finds no hold does nothing. Tried for about two minutes (a stalled Redis), then left to the hold's lease.
     /// </summary>
     public static void ReleaseInBackground(BillingStore billing, GatewayMetrics metrics, ILogger logger, string accountId, string keyId, string requestId) =>
         _ = Task.Run(async () =>
         {
             var release = new SettleRequest(accountId, keyId, requestId, "", Charge.None, default);
-            for (var attempt = 1; attempt <= 30; attempt++)
-            {
-                try
-                {
-                    await billing.SettleAsync(release);
-                    return;
-                }
-                catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
-                {
-                    metrics.RedisError("release");
-                    await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 5)));
-                }
-            }
-            Log.ReleaseFailed(logger, requestId, accountId);
+            if (await TrySettleAsync(billing, metrics, release, "release", attempts: 30, attempt => TimeSpan.FromSeconds(Math.Min(attempt, 5))) is not null)
+                Log.ReleaseFailed(logger, requestId, accountId);
         });
 
     /// <summary>Settle is idempotent by request id, so a failed attempt is simply tried again.</summary>
     private async Task SettleWithRetriesAsync(SettleRequest settle)
+    {
+        // The hold's lease expires and frees the funds; a charge that could not be written is logged for reconciliation.
+        if (await TrySettleAsync(billing, metrics, settle, "settle", attempts: 4, attempt => TimeSpan.FromMilliseconds(100 * attempt * attempt)) is { } failure)
+            Log.SettleFailed(logger, failure, settle.RequestId, settle.AccountId, settle.CostMicros);
+    }
+
+    /// <summary>Tries a settle up to <paramref name="attempts"/> times; returns the last billing-store failure, or null once it is written.</summary>
+    private static async Task<Exception?> TrySettleAsync(BillingStore billing, GatewayMetrics metrics, SettleRequest settle, string operation, int attempts, Func<int, TimeSpan> delay)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 await billing.SettleAsync(settle);
-                return;
-            }
-            catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e) && attempt < 4)
-            {
-                metrics.RedisError("settle");
-                await Task.Delay(100 * attempt * attempt);
+                return null;
             }
             catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
             {
-                metrics.RedisError("settle");
-                // The hold's lease expires and frees the funds; the charge is logged for reconciliation.
-                Log.SettleFailed(logger, e, settle.RequestId, settle.AccountId, settle.CostMicros);
-                return;
+                metrics.RedisError(operation);
+                if (attempt == attempts) return e;
+                await Task.Delay(delay(attempt));
             }
         }
     }

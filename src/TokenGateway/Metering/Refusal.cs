@@ -12,7 +12,7 @@ namespace TokenGateway.Metering;
 internal sealed record Refusal(int Status, string Type, string Code, string Message, string? Outcome, string? Param = null, string? Allow = null)
 {
     public static readonly Refusal InvalidKey = new(StatusCodes.Status401Unauthorized, "invalid_request_error", "invalid_api_key",
-        "Incorrect API key provided, or the key was revoked or has expired. Use a TokenGateway key (tg-…) issued to your team.", RequestOutcome.InvalidKey);
+        OpenAIError.InvalidApiKeyMessage, RequestOutcome.InvalidKey);
 
     /// <summary>The client left while its body was read: nothing to answer.</summary>
     public static readonly Refusal ClientGone = new(499, "", "", "", RequestOutcome.ClientDisconnected);

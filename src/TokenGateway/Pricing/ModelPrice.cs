@@ -82,8 +82,11 @@ internal sealed class ModelPrice
         "flex" => ServiceTier.Flex,
         "priority" => ServiceTier.Priority,
         "default" => ServiceTier.Default,
-        _ => AutoTiers.MaxBy(t => PricesFor(t, 0).DearestOutput + PricesFor(t, 0).DearestInput),
+        _ => _dearestAutoTier ??= AutoTiers.MaxBy(t => PricesFor(t, 0) is var p ? p.DearestOutput + p.DearestInput : 0),
     };
+
+    // NOTE: fixed by the file, so found once per entry rather than on every request (a multiplied tier allocates its prices).
+    private ServiceTier? _dearestAutoTier;
 
     /// <summary>
     /// The fixed part of a hold (every input token at the dearest input price of the tier and context

@@ -76,11 +76,12 @@ public sealed class AutoRechargeTests(RedisServer redis) : IClassFixture<RedisSe
     [Fact]
     public async Task MonthlyRechargeLimit_StopsRecharges_AndManualTopUpsDoNotCountTowardIt()
     {
-        // $20 of manual top-ups this month: were they counted, even the first $10 recharge would break the $25 limit.
-        var (account, key) = await AccountAsync(20m, new { enabled = true, threshold_usd = 5, amount_usd = 10, monthly_limit_usd = 25, mode = "internal" });
+        // $20 of manual top-ups this month: were they counted, even the first $10 recharge would break the $24 limit.
+        var (account, key) = await AccountAsync(20m, new { enabled = true, threshold_usd = 5, amount_usd = 10, monthly_limit_usd = 24, mode = "internal" });
         _gw.Upstream.Options.PromptTokens = 2_400_000; // 6,000,010 micro-USD a request
 
-        // Balance (USD, roughly): 20 → 14 → 8 → 2 +10 → 6 → 0 +10 → 4 (crossing; a third $10 would make $30 > $25).
+        // Balance (USD, roughly): 20 → 14 → 8 → 2 +10 → 6 → 0 +10 → 4 (crossing; a third $10 would make $30 > $24, and the
+        // $4 left of the limit is below the $5 minimum top-up, so nothing is granted).
         for (var i = 0; i < 6; i++) Assert.Equal(HttpStatusCode.OK, (await _gw.ChatManyAsync(key, 1, maxTokens: 1))[0]);
 
         Assert.Equal(2, (await RechargeGrantsAsync(account)).Count);

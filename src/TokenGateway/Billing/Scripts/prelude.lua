@@ -62,17 +62,22 @@ local function emit(now, id, kind, data)
   end
 end
 
--- A hold is removed together with its share of the account's and the key's held amounts.
+-- A hold is removed together with its share of the account's, the key's and the project's held amounts.
+-- Its value is amount|key id|project (a hold placed before projects existed has no project part).
 local function drop_hold(id)
   local h = redis.call('HGET', holds, id)
   redis.call('ZREM', hold_exp, id)
   if not h then
     return 0
   end
-  local amount, key_id = split_hold(h)
+  local amount, owner = split_hold(h)
+  local key_id, project = string.match(owner, '^([^|]*)|?(.*)$')
   redis.call('HDEL', holds, id)
   redis.call('HINCRBY', acct, 'held', -amount)
   redis.call('HINCRBY', acct, 'kheld:' .. key_id, -amount)
+  if project ~= '' then
+    redis.call('HINCRBY', acct, 'pheld:' .. project, -amount)
+  end
   return amount
 end
 

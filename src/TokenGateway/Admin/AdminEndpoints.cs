@@ -6,6 +6,7 @@ using TokenGateway.Billing;
 using TokenGateway.Configuration;
 using TokenGateway.Errors;
 using TokenGateway.Keys;
+using TokenGateway.Organization;
 using TokenGateway.Pricing;
 using TokenGateway.Projects;
 using TokenGateway.Redis;
@@ -54,6 +55,7 @@ internal static partial class AdminEndpoints
         // NOTE: any other path under /admin, or a known path with another method, answers as OpenAI's "Invalid URL" does
         // (404 in its error shape) rather than an empty 404 or 405; behind the admin token, so it reveals no routes.
         admin.Map("/{**path}", () => Error(404, "not_found", "No admin route matches this method and path."));
+        app.MapOrganizationApi(options.Admin.Token);
     }
 
     private static IResult Json(object value, int status = 200) => Results.Json(value, AdminJson.Options, statusCode: status);

@@ -52,6 +52,7 @@ internal static partial class AdminEndpoints
         admin.MapGet("/accounts/{id}/usage", GetUsage);
         admin.MapPut("/accounts/{id}/alerts", SetAlerts);
         admin.MapProjects();
+        admin.MapCsvExports();
         // NOTE: any other path under /admin, or a known path with another method, answers as OpenAI's "Invalid URL" does
         // (404 in its error shape) rather than an empty 404 or 405; behind the admin token, so it reveals no routes.
         admin.Map("/{**path}", () => Error(404, "not_found", "No admin route matches this method and path."));

@@ -66,31 +66,32 @@ internal sealed class UsageReport(RedisConnector redis)
         return [.. hashes.Select(h => (IReadOnlyList<UsageCell>)[.. h.Select(e => UsageCell.Parse((string)e.Name!, (long)e.Value))])];
     }
 
+    /// <summary>Cells of one group summed into a report row (requests, cost, then <see cref="BilledDimensions.Metrics"/>).</summary>
+    public static UsageRow Sum(string group, IEnumerable<UsageCell> cells)
+    {
+        var sums = new long[BilledDimensions.Metrics.Length + 2];
+        foreach (var cell in cells)
+        {
+            var slot = cell.Metric switch
+            {
+                "requests" => 0, "cost" => 1, var m => Array.IndexOf(BilledDimensions.Metrics, m) is var at and >= 0 ? at + 2 : -1,
+            };
+            if (slot >= 0) sums[slot] += cell.Value;
+        }
+        return new UsageRow(group, sums[0], sums[1], sums[2..]);
+    }
+
     public async Task<IReadOnlyList<UsageRow>> ReadAsync(string accountId, DateOnly from, DateOnly to, string groupBy)
     {
         var days = Enumerable.Range(0, to.DayNumber - from.DayNumber + 1).Select(from.AddDays).ToList();
         var cells = await ReadCellsAsync(accountId, UsagePeriod.Day, [.. days.Select(d => new DateTimeOffset(d.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero))]);
-        var rows = new SortedDictionary<string, long[]>(StringComparer.Ordinal);
-        for (var i = 0; i < days.Count; i++)
+        var grouped = days.SelectMany((day, i) => cells[i].Select(cell => (Group: groupBy switch
         {
-            foreach (var cell in cells[i])
-            {
-                var group = groupBy switch
-                {
-                    "model" => cell.Model,
-                    "key" => cell.KeyId,
-                    "project" => cell.ProjectId,
-                    _ => days[i].ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-                };
-                var slot = cell.Metric switch
-                {
-                    "requests" => 0, "cost" => 1, var m => Array.IndexOf(BilledDimensions.Metrics, m) is var at and >= 0 ? at + 2 : -1,
-                };
-                if (slot < 0) continue;
-                if (!rows.TryGetValue(group, out var sums)) rows[group] = sums = new long[BilledDimensions.Metrics.Length + 2];
-                sums[slot] += cell.Value;
-            }
-        }
-        return [.. rows.Select(r => new UsageRow(r.Key, r.Value[0], r.Value[1], r.Value[2..]))];
+            "model" => cell.Model,
+            "key" => cell.KeyId,
+            "project" => cell.ProjectId,
+            _ => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+        }, Cell: cell)));
+        return [.. grouped.GroupBy(g => g.Group, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => Sum(g.Key, g.Select(x => x.Cell)))];
     }
 }

@@ -188,6 +188,17 @@ public sealed class OrganizationApiTests(RedisServer redis) : IClassFixture<Redi
             }
         }
 
+        // Minute and hour counters are bounded: the hashes of the first minute and hour expire 48 hours and 35 days after their end.
+        using (var probe = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Configuration))
+        {
+            // Set by the first settle of each, at T0 by the gateway's clock (the fake clock moved on since; Redis's did not).
+            var now = T0;
+            var minuteTtl = await probe.GetDatabase().KeyTimeToLiveAsync($"{{acct:{_account}}}:usage_m:202611201015");
+            Assert.InRange(minuteTtl!.Value, new DateTimeOffset(2026, 11, 20, 10, 16, 0, TimeSpan.Zero).AddHours(48) - now - TimeSpan.FromSeconds(60), new DateTimeOffset(2026, 11, 20, 10, 16, 0, TimeSpan.Zero).AddHours(48) - now);
+            var hourTtl = await probe.GetDatabase().KeyTimeToLiveAsync($"{{acct:{_account}}}:usage_h:2026112010");
+            Assert.InRange(hourTtl!.Value, new DateTimeOffset(2026, 11, 20, 11, 0, 0, TimeSpan.Zero).AddDays(35) - now - TimeSpan.FromSeconds(60), new DateTimeOffset(2026, 11, 20, 11, 0, 0, TimeSpan.Zero).AddDays(35) - now);
+        }
+
         // Filters: one project, one model.
         var filtered = await BucketsAsync($"/v1/organization/usage/completions?start_time={Unix(DayStart)}&end_time={end}&project_ids[]=alpha&models=gpt-4o&group_by=project_id,model");
         var rows = filtered.SelectMany(b => b.GetProperty("results").EnumerateArray()).ToList();

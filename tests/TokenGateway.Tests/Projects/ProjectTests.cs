@@ -67,6 +67,9 @@ public sealed class ProjectTests(RedisServer redis) : IClassFixture<RedisServer>
         Assert.Contains("Project 'alpha'", error.GetProperty("message").GetString());
         Assert.Contains("$0.0096", error.GetProperty("message").GetString()); // 50,000 − 4 × 10,100 = 9,600 µ$ left
 
+        var metrics = await _gw.Http.GetStringAsync("/metrics");
+        Assert.Equal(1, Telemetry.MetricsText.Value(metrics, "tokengateway_requests_total", ("account", account), ("model", "gpt-4o"), ("outcome", "project_limit")));
+
         // The other project of the same team is not affected, nor the account.
         for (var i = 0; i < 6; i++) Assert.Equal(HttpStatusCode.OK, (await _gw.PostAsync(beta, "/v1/chat/completions", Chat)).StatusCode);
         Assert.Equal(4 * 10_100, (await ProjectAsync(account, "alpha")).GetProperty("month_spend_micros").GetInt64());

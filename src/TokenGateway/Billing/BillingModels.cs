@@ -47,7 +47,12 @@ internal sealed record AutoRechargeSettings(bool Enabled, long ThresholdMicros, 
 
 /// <param name="ThresholdsPercent">Percentages of the monthly hard limit (of the soft limit without one) that raise budget.threshold_crossed.</param>
 /// <param name="LowBalanceMicros">The balance under which balance.low is raised; null: none.</param>
-internal sealed record AlertSettings(IReadOnlyList<int> ThresholdsPercent, long? LowBalanceMicros);
+internal sealed record AlertSettings(IReadOnlyList<int> ThresholdsPercent, long? LowBalanceMicros)
+{
+    /// <summary>The comma list of percentages the settle script reads (<c>alerts</c>, <c>palerts:&lt;project&gt;</c>).</summary>
+    public static IReadOnlyList<int> ParsePercentages(string? stored) =>
+        string.IsNullOrEmpty(stored) ? [] : [.. stored.Split(',').Select(p => int.Parse(p, System.Globalization.CultureInfo.InvariantCulture))];
+}
 
 internal sealed record AccountSnapshot(
     string Id, string Name, long BalanceMicros, long HeldMicros, long MonthSpendMicros, long? HardLimitMicros, long? SoftLimitMicros,

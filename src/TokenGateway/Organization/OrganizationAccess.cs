@@ -5,14 +5,15 @@ using TokenGateway.Errors;
 namespace TokenGateway.Organization;
 
 /// <summary>
-/// Who may read an account through OpenAI's organization APIs, decided in one place: the admin token (checked before
-/// this filter by <see cref="AdminAuthFilter"/>) with the account named by the <c>OpenAI-Organization</c> header, which
-/// the SDKs send from their <c>organization</c> option. The account found is left in <see cref="HttpContext.Items"/>
-/// for the handler (<see cref="AccountOf"/>). Another credential that is bound to one account resolves here too.
+/// Who may read which account through OpenAI's organization APIs, decided in one function (<see cref="ResolveAsync"/>):
+/// today the admin token, with the account named by the <c>OpenAI-Organization</c> header (the SDKs send it from their
+/// <c>organization</c> option). A credential bound to one account (a team-scoped admin key) is another case of that
+/// function. The account found is left in <see cref="HttpContext.Items"/> for the handler (<see cref="AccountOf"/>).
 /// </summary>
-internal sealed class OrganizationAccess : IEndpointFilter
+internal sealed class OrganizationAccess(string adminToken) : IEndpointFilter
 {
     private const string ItemKey = "tokengateway.organization";
+    private readonly AdminAuthFilter _admin = new(adminToken);
 
     public static string AccountOf(HttpContext context) => (string)context.Items[ItemKey]!;
 
@@ -25,9 +26,10 @@ internal sealed class OrganizationAccess : IEndpointFilter
         return await next(context);
     }
 
-    /// <summary>The account the caller may read, or the error to answer.</summary>
-    public static async Task<(string? Account, IResult? Error)> ResolveAsync(HttpContext http)
+    /// <summary>The account the caller may read, or the error to answer (401 before anything about accounts is said).</summary>
+    public async Task<(string? Account, IResult? Error)> ResolveAsync(HttpContext http)
     {
+        if (!_admin.IsAdmin(http.Request)) return (null, AdminAuthFilter.Unauthorized);
         var organization = http.Request.Headers["OpenAI-Organization"].ToString();
         if (organization.Length == 0)
             return (null, OpenAIError.Result(400, "invalid_request_error", "missing_organization",

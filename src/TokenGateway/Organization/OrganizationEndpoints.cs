@@ -1,5 +1,6 @@
 using TokenGateway.Admin;
 using TokenGateway.Billing;
+using TokenGateway.Errors;
 using TokenGateway.Pricing;
 
 namespace TokenGateway.Organization;
@@ -19,19 +20,18 @@ internal static class OrganizationEndpoints
     public static void MapOrganizationApi(this IEndpointRouteBuilder app, string adminToken)
     {
         var organization = app.MapGroup("/v1/organization")
-            .AddEndpointFilter(new AdminAuthFilter(adminToken))
             .AddEndpointFilter(async (context, next) =>
             {
                 try
                 {
                     return await next(context);
                 }
-                catch (Exception e) when (Errors.OpenAIError.IsBillingStoreFailure(e))
+                catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
                 {
-                    return Errors.OpenAIError.ForBillingStoreFailure(e);
+                    return OpenAIError.ForBillingStoreFailure(e);
                 }
             })
-            .AddEndpointFilter(new OrganizationAccess());
+            .AddEndpointFilter(new OrganizationAccess(adminToken));
         organization.MapGet("/usage/completions", (HttpContext c, UsageReport usage, PricingCatalog pricing, TimeProvider clock) => UsageAsync(c, usage, pricing, clock, embeddings: false));
         organization.MapGet("/usage/embeddings", (HttpContext c, UsageReport usage, PricingCatalog pricing, TimeProvider clock) => UsageAsync(c, usage, pricing, clock, embeddings: true));
         organization.MapGet("/costs", CostsAsync);

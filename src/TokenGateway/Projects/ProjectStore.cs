@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using StackExchange.Redis;
+using TokenGateway.Billing;
+using TokenGateway.Billing.Scripts;
 using TokenGateway.Redis;
 
 namespace TokenGateway.Projects;
@@ -94,15 +96,11 @@ internal sealed class ProjectStore(RedisConnector redis, TimeProvider clock)
         var metas = new List<(string Id, Meta Meta)> { (Default, new Meta("Default project", created, null)) };
         foreach (var e in (await db.HashGetAllAsync(keys.Projects)).OrderBy(e => (string)e.Name!, StringComparer.Ordinal))
             metas.Add(((string)e.Name!, JsonSerializer.Deserialize<Meta>((string)e.Value!)!));
-        var month = Billing.Scripts.BillingScripts.Month(now);
+        var month = BillingScripts.Month(now);
         long? Optional(string name) => fields.TryGetValue(name, out var v) && v.Length > 0 ? long.Parse(v, CultureInfo.InvariantCulture) : null;
         return [.. metas.Select(m => new ProjectSnapshot(m.Id, m.Meta.Name, DateTimeOffset.FromUnixTimeMilliseconds(m.Meta.CreatedMs),
             m.Meta.ArchivedMs is long a ? DateTimeOffset.FromUnixTimeMilliseconds(a) : null,
             Optional("phard:" + m.Id), Optional("psoft:" + m.Id), Optional($"pspend:{month}:{m.Id}") ?? 0, Optional("pheld:" + m.Id) ?? 0,
-            Thresholds(fields.GetValueOrDefault("palerts:" + m.Id))))];
+            AlertSettings.ParsePercentages(fields.GetValueOrDefault("palerts:" + m.Id))))];
     }
-
-    /// <summary>The comma list of alert percentages the settle script reads.</summary>
-    public static IReadOnlyList<int> Thresholds(string? stored) =>
-        string.IsNullOrEmpty(stored) ? [] : [.. stored.Split(',').Select(p => int.Parse(p, CultureInfo.InvariantCulture))];
 }

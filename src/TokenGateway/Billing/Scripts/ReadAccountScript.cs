@@ -41,7 +41,7 @@ internal readonly record struct ReadAccountScript(string AccountId, DateTimeOffs
         return new AccountSnapshot(AccountId, fields.GetValueOrDefault("name", ""), Field("balance"), Field("held"),
             Field("spend:" + month), Optional("hard_limit"), Optional("soft_limit"), autoRecharge, Field("ar_month:" + month),
             [.. grants.OrderBy(g => g.ExpiresAt)],
-            new AlertSettings(Projects.ProjectStore.Thresholds(fields.GetValueOrDefault("alerts")), Optional("low_balance")));
+            new AlertSettings(AlertSettings.ParsePercentages(fields.GetValueOrDefault("alerts")), Optional("low_balance")));
     }
 
     private static long Long(string value) => long.Parse(value, CultureInfo.InvariantCulture);

@@ -25,6 +25,9 @@ internal sealed record OrganizationQuery(
 {
     private const int MaxFilterValues = 100;
 
+    /// <summary>Year 3000: any later time would let a page's bucket arithmetic pass DateTimeOffset's range.</summary>
+    private const long MaxUnixSeconds = 32_503_680_000;
+
     /// <summary>
     /// OpenAI's parameters: <c>start_time</c> (Unix seconds, required, inclusive), <c>end_time</c> (exclusive, default
     /// now), <c>bucket_width</c>, <c>limit</c> (buckets a page), <c>page</c> (the previous page's <c>next_page</c>), array
@@ -71,7 +74,7 @@ internal sealed record OrganizationQuery(
     {
         time = null;
         if (value.Count == 0 || value.ToString().Length == 0) return true;
-        if (!long.TryParse(value.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds > 253_402_300_799) return false;
+        if (!long.TryParse(value.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds > MaxUnixSeconds) return false;
         time = DateTimeOffset.FromUnixTimeSeconds(seconds);
         return true;
     }
@@ -95,7 +98,7 @@ internal sealed record OrganizationQuery(
         try
         {
             var text = Encoding.ASCII.GetString(Convert.FromBase64String(b64));
-            return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var s) && s <= 253_402_300_799 ? DateTimeOffset.FromUnixTimeSeconds(s) : null;
+            return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var s) && s <= MaxUnixSeconds ? DateTimeOffset.FromUnixTimeSeconds(s) : null;
         }
         catch (FormatException)
         {

@@ -238,6 +238,9 @@ public sealed class OrganizationApiTests(RedisServer redis) : IClassFixture<Redi
             ($"/v1/organization/usage/completions?start_time={start}&group_by=line_item", "__account", true, HttpStatusCode.BadRequest, "invalid_request"),
             ($"/v1/organization/usage/completions?start_time={start}&page=page_bogus", "__account", true, HttpStatusCode.BadRequest, "invalid_request"),
             ($"/v1/organization/usage/completions?start_time={start}&end_time={start}", "__account", true, HttpStatusCode.BadRequest, "invalid_request"),
+            ("/v1/organization/usage/completions?start_time=99999999999999", "__account", true, HttpStatusCode.BadRequest, "invalid_request"),
+            ("/v1/organization/usage/completions?start_time=-5", "__account", true, HttpStatusCode.BadRequest, "invalid_request"),
+            ($"/v1/organization/usage/completions?start_time={start}&project_ids={string.Join(',', Enumerable.Range(0, 101))}", "__account", true, HttpStatusCode.BadRequest, "invalid_request"),
         })
         {
             using var r = await GetAsync(url, organization, admin);

@@ -19,13 +19,13 @@ internal static class ProjectEndpoints
     private static IResult Error(int status, string code, string message, string? param = null) =>
         OpenAIError.Result(status, "invalid_request_error", code, message, param);
 
-    private static IResult Answer(ProjectChange change, Func<IResult> done) => change switch
+    /// <summary>The answer to a change that was not made.</summary>
+    private static IResult Failure(ProjectChange change) => change switch
     {
         ProjectChange.NoAccount => Error(404, "not_found", "No account with that id."),
-        ProjectChange.NoProject => Error(404, "not_found", "No project with that id in this account."),
         ProjectChange.Exists => Error(409, "project_exists", "A project with that id already exists in this account.", "id"),
         ProjectChange.Archived => Error(409, "project_archived", "This project is already archived."),
-        _ => done(),
+        _ => Error(404, "not_found", "No project with that id in this account."),
     };
 
     private static bool ValidIds(string id, string projectId) =>
@@ -39,7 +39,7 @@ internal static class ProjectEndpoints
             return Error(400, "invalid_request", "'id' is required: 1-64 characters of a-z 0-9 _ -, starting with a letter or digit.", "id");
         if (!AdminEndpoints.AccountIdPattern().IsMatch(id)) return Error(404, "not_found", "No account with that id.");
         var change = await projects.CreateAsync(id, body.Id, body.Name ?? body.Id);
-        return change == ProjectChange.Done ? await ViewAsync(projects, id, body.Id, clock, 201) : Answer(change, () => Results.Empty);
+        return change == ProjectChange.Done ? await ViewAsync(projects, id, body.Id, clock, 201) : Failure(change);
     }
 
     private static async Task<IResult> List(string id, ProjectStore projects, TimeProvider clock)
@@ -54,7 +54,7 @@ internal static class ProjectEndpoints
         if (!ValidIds(id, projectId)) return Error(404, "not_found", "No project with that id in this account.");
         if (projectId == ProjectStore.Default) return Error(400, "invalid_request", "The default project cannot be archived.", "projectId");
         var change = await projects.ArchiveAsync(id, projectId);
-        return change == ProjectChange.Done ? await ViewAsync(projects, id, projectId, clock) : Answer(change, () => Results.Empty);
+        return change == ProjectChange.Done ? await ViewAsync(projects, id, projectId, clock) : Failure(change);
     }
 
     private static async Task<IResult> SetLimits(string id, string projectId, HttpContext context, ProjectStore projects, TimeProvider clock)
@@ -69,7 +69,7 @@ internal static class ProjectEndpoints
         if (soft > hard) return Error(400, "invalid_request", "'soft_limit_usd' must not be above 'hard_limit_usd'.", "soft_limit_usd");
         if (!ValidIds(id, projectId)) return Error(404, "not_found", "No project with that id in this account.");
         var change = await projects.SetLimitsAsync(id, projectId, hard, soft);
-        return change == ProjectChange.Done ? await ViewAsync(projects, id, projectId, clock) : Answer(change, () => Results.Empty);
+        return change == ProjectChange.Done ? await ViewAsync(projects, id, projectId, clock) : Failure(change);
     }
 
     private static async Task<IResult> SetAlerts(string id, string projectId, HttpContext context, ProjectStore projects, TimeProvider clock)
@@ -80,7 +80,7 @@ internal static class ProjectEndpoints
         if (body.LowBalanceUsd is not null) return Error(400, "invalid_request", "'low_balance_usd' belongs to the account's alerts: a project has no balance of its own.", "low_balance_usd");
         if (!ValidIds(id, projectId)) return Error(404, "not_found", "No project with that id in this account.");
         var change = await projects.SetAlertsAsync(id, projectId, percentages);
-        return change == ProjectChange.Done ? await ViewAsync(projects, id, projectId, clock) : Answer(change, () => Results.Empty);
+        return change == ProjectChange.Done ? await ViewAsync(projects, id, projectId, clock) : Failure(change);
     }
 
     private static async Task<IResult> ViewAsync(ProjectStore projects, string id, string projectId, TimeProvider clock, int status = 200) =>

@@ -43,7 +43,7 @@ if a[7] == 'archived' then
   return {1}
 end
 local held = num(a[2])
--- room: what this request may still hold under the tightest of balance, hard limit and key budget.
+-- room: what this request may still hold under the tightest of balance, hard limit, project limit and key budget.
 local room, limit = num(a[1]) + overdraft - held, 'balance'
 if a[3] and a[3] ~= '' then
   local r = tonumber(a[3]) - num(a[4]) - held

@@ -17,14 +17,14 @@ internal static partial class AdminEndpoints
     // NOTE: \z, not $: .NET's $ also matches before a final newline, which let "nl\n" through. Lowercase, and no
     // dots, so "." and ".." (path segments a client or proxy collapses) can never be account ids.
     [GeneratedRegex(@"^[a-z0-9][a-z0-9_-]{0,63}\z")]
-    private static partial Regex AccountIdPattern();
+    internal static partial Regex AccountIdPattern();
 
     public static void MapAdminApi(this IEndpointRouteBuilder app)
     {
         var options = app.ServiceProvider.GetRequiredService<IOptions<GatewayOptions>>().Value;
         if (string.IsNullOrEmpty(options.Admin.Token)) return;
 
-        var admin = app.MapGroup("/admin").AddEndpointFilter(new AdminAuthFilter(options.Admin.Token));
+        var admin = app.MapGroup("/admin").AddEndpointFilter(new AdminAuthFilter());
         admin.AddEndpointFilter(async (context, next) =>
         {
             try
@@ -38,12 +38,13 @@ internal static partial class AdminEndpoints
         });
         admin.AddEndpointFilter(new AdminBindingFailureFilter());
 
-        admin.MapPost("/accounts", CreateAccount);
+        admin.MapPost("/accounts", CreateAccount).WithMetadata(PlatformOnly.Instance);
         admin.MapGet("/accounts/{id}", GetAccount);
         admin.MapPost("/accounts/{id}/keys", CreateKey);
         admin.MapDelete("/keys/{keyId}", RevokeKey);
         admin.MapPost("/keys/{keyId}/rotate", RotateKey);
-        admin.MapPost("/accounts/{id}/credits", AddCredits);
+        admin.MapPost("/accounts/{id}/credits", AddCredits).WithMetadata(PlatformOnly.Instance);
+        admin.MapTeamAdminRoutes();
         admin.MapPut("/accounts/{id}/limits", SetLimits);
         admin.MapPut("/accounts/{id}/auto-recharge", SetAutoRecharge);
         admin.MapGet("/accounts/{id}/ledger", GetLedger);

@@ -22,6 +22,8 @@ internal readonly record struct AccountKeys(string AccountId)
     public RedisKey Settled(string requestId) => Tag + ":settled:" + requestId;
     public RedisKey UsageDay(string yyyymmdd) => Tag + ":usage:" + yyyymmdd;
     public RedisKey Idempotency(string idempotencyKey) => Tag + ":idem:" + idempotencyKey;
+    /// <summary>A team admin's credit requests: request id → JSON (status pending, approved or refused).</summary>
+    public RedisKey CreditRequests => Tag + ":credit_requests";
 
     /// <summary>The eight keys every account script starts with (see prelude.lua), then <paramref name="more"/>.</summary>
     public RedisKey[] ScriptKeys(params RedisKey[] more) => [Account, Holds, HoldExpiry, GrantOrder, Grants, Ledger, Outbox, OutboxDue, .. more];

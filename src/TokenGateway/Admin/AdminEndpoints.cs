@@ -199,6 +199,8 @@ internal static partial class AdminEndpoints
             return Error(400, "invalid_request", "'monthly_limit_usd' is required and must be at least 'amount_usd'.", "monthly_limit_usd");
         var mode = body.Mode ?? "webhook";
         if (mode is not ("webhook" or "internal")) return Error(400, "invalid_request", "'mode' must be webhook or internal.", "mode");
+        // NOTE: internal mode grants without approval: a team admin choosing it could fund its own team.
+        if (mode == "internal" && AdminPrincipal.Of(context) is { IsPlatform: false }) return AdminAuthFilter.Forbidden;
         if (mode == "webhook" && o.Webhooks.FundingUrl.Length == 0)
             return Error(400, "invalid_request", "'mode' webhook needs the gateway setting Billing:Webhooks:FundingUrl; use internal, or configure it.", "mode");
         if (!AccountIdPattern().IsMatch(id) || !await billing.SetAutoRechargeAsync(id, new AutoRechargeSettings(enabled, threshold, amount, limit, mode)))

@@ -18,7 +18,9 @@ internal static class ConsoleExtensions
             o.RootDirectory = "/Console/Pages";
             o.Conventions.AuthorizeFolder("/", ConsoleSession.Policy);
             o.Conventions.AllowAnonymousToPage("/SignIn");
-        });
+        })
+        // NOTE: MVC finds pages in the entry assembly, which is not the gateway's when a test host runs it.
+        .AddApplicationPart(typeof(ConsoleExtensions).Assembly);
         services.AddAuthentication().AddCookie(ConsoleSession.Scheme, ConsoleSession.Configure);
         services.AddAuthorizationBuilder().AddPolicy(ConsoleSession.Policy, p => p.AddAuthenticationSchemes(ConsoleSession.Scheme).RequireAuthenticatedUser());
         services.AddAntiforgery(o =>

@@ -21,6 +21,9 @@ internal static class ConsoleExtensions
         })
         // NOTE: MVC finds pages in the entry assembly, which is not the gateway's when a test host runs it.
         .AddApplicationPart(typeof(ConsoleExtensions).Assembly);
+        // NOTE: as the only scheme, the console's cookie would become the default and be read on every request, proxy
+        // calls included; switched off, only the console's pages (whose policy names the scheme) authenticate.
+        AppContext.SetSwitch("Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme", true);
         services.AddAuthentication().AddCookie(ConsoleSession.Scheme, ConsoleSession.Configure);
         services.AddAuthorizationBuilder().AddPolicy(ConsoleSession.Policy, p => p.AddAuthenticationSchemes(ConsoleSession.Scheme).RequireAuthenticatedUser());
         services.AddAntiforgery(o =>

@@ -26,6 +26,10 @@ public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrows
         await using var context = await fx.NewContextAsync(foreign);
         await context.GrantPermissionsAsync(["clipboard-read", "clipboard-write"]);
         var page = await context.NewPageAsync();
+        // The network limit works: a request outside the gateway's origin is aborted and recorded.
+        await Assert.ThrowsAsync<PlaywrightException>(() => page.GotoAsync("http://192.0.2.1/elsewhere.css"));
+        Assert.Equal(["http://192.0.2.1/elsewhere.css"], foreign);
+        foreign.Clear();
 
         await SignInAsync(page, GatewayHost.AdminToken);
         await page.WaitForURLAsync("**/console");

@@ -1,4 +1,4 @@
-namespace TokenGateway.Console;
+namespace TokenGateway.BillingConsole;
 
 /// <summary>The console's stylesheet and script, embedded in the gateway's assembly: nothing is loaded from elsewhere.</summary>
 internal static class ConsoleAssets

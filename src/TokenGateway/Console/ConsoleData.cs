@@ -3,7 +3,7 @@ using StackExchange.Redis;
 using TokenGateway.Billing;
 using TokenGateway.Redis;
 
-namespace TokenGateway.Console;
+namespace TokenGateway.BillingConsole;
 
 /// <summary>A gateway key as the API keys page lists it (never its secret, nor its hash).</summary>
 internal sealed record KeyRow(

@@ -5,7 +5,9 @@ using Microsoft.Extensions.Options;
 using TokenGateway.Configuration;
 using TokenGateway.Redis;
 
-namespace TokenGateway.Console;
+// NOTE: the folder is Console/ but the namespace is BillingConsole: a namespace TokenGateway.Console would capture
+// every `Console.WriteLine` written inside a TokenGateway.* namespace (the benchmarks', a test's) instead of System.Console.
+namespace TokenGateway.BillingConsole;
 
 /// <summary>The billing console at <c>/console</c>: Razor Pages rendered by the gateway itself, with its own cookie session.</summary>
 internal static class ConsoleExtensions

@@ -1,7 +1,7 @@
 using System.Globalization;
 using TokenGateway.Pricing;
 
-namespace TokenGateway.Console;
+namespace TokenGateway.BillingConsole;
 
 /// <summary>How the console prints and reads money, dates and counts: exact micro-USD, UTC, invariant culture.</summary>
 internal static class ConsoleFormat

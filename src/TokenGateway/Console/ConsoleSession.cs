@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using TokenGateway.Admin;
 
-namespace TokenGateway.Console;
+namespace TokenGateway.BillingConsole;
 
 /// <summary>
 /// The console's session: an ASP.NET Core cookie (HttpOnly, SameSite=Strict, Secure over HTTPS, expiring) whose

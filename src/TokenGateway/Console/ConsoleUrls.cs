@@ -1,4 +1,4 @@
-namespace TokenGateway.Console;
+namespace TokenGateway.BillingConsole;
 
 /// <summary>Paths of the console's pages (one place, so links, redirects and the 429 guidance agree).</summary>
 internal static class ConsoleUrls

@@ -3,7 +3,7 @@ using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Html;
 
-namespace TokenGateway.Console;
+namespace TokenGateway.BillingConsole;
 
 /// <summary>
 /// A stacked bar chart (one bar a day, one colour a group) drawn on the server as inline SVG: no script, no library,

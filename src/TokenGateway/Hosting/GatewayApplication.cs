@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 using TokenGateway.Admin;
 using TokenGateway.Billing;
 using TokenGateway.Configuration;
-using TokenGateway.Console;
+using TokenGateway.BillingConsole;
 using TokenGateway.Events;
 using TokenGateway.Keys;
 using TokenGateway.Metering;

@@ -1,7 +1,7 @@
 using Microsoft.Playwright;
 using TokenGateway.Tests.Infrastructure;
 
-namespace TokenGateway.Tests.Console;
+namespace TokenGateway.Tests.BillingConsole;
 
 /// <summary>
 /// One real gateway (Redis, HTTPS mock upstream, a funding webhook that approves) and one headless Chromium (Debian's

@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using TokenGateway.Tests.Infrastructure;
 
-namespace TokenGateway.Tests.Console;
+namespace TokenGateway.Tests.BillingConsole;
 
 /// <summary>
 /// The console's session without a browser: the cookie's attributes, its expiry (on the gateway's clock), a team

@@ -7,7 +7,7 @@ using Microsoft.Playwright;
 using OpenAI.Chat;
 using TokenGateway.Tests.Infrastructure;
 
-namespace TokenGateway.Tests.Console;
+namespace TokenGateway.Tests.BillingConsole;
 
 /// <summary>
 /// The billing console in a real headless Chromium against a real gateway, Redis, mock upstream and funding webhook,

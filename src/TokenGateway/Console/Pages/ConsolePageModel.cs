@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 using TokenGateway.Admin;
 using TokenGateway.Billing;
 
-namespace TokenGateway.Console.Pages;
+namespace TokenGateway.BillingConsole.Pages;
 
 /// <summary>
 /// The pages of one team (<c>/console/{account}/…</c>): the signed-in admin must be allowed that team (403 otherwise,

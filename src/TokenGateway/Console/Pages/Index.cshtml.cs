@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Mvc;
 using TokenGateway.Admin;
 using TokenGateway.Billing;
 
-namespace TokenGateway.Console.Pages;
+namespace TokenGateway.BillingConsole.Pages;
 
 /// <summary>The platform admin's team list (and the team switcher's target); a team admin goes to its own overview.</summary>
 public sealed class IndexModel : ConsolePageModel

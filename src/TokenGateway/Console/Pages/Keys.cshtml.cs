@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 using TokenGateway.Configuration;
 using TokenGateway.Keys;
 
-namespace TokenGateway.Console.Pages;
+namespace TokenGateway.BillingConsole.Pages;
 
 /// <summary>The team's gateway keys: list, create (the secret shown once), rotate (with the grace period), revoke (confirmed on its own page).</summary>
 public sealed class KeysModel : ConsolePageModel

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 using TokenGateway.Billing;
 using TokenGateway.Configuration;
 
-namespace TokenGateway.Console.Pages;
+namespace TokenGateway.BillingConsole.Pages;
 
 /// <summary>
 /// Balance (exact, and held by requests in flight), month spend against the limits, grants, "Add to credit balance"

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Mvc;
 using TokenGateway.Keys;
 
-namespace TokenGateway.Console.Pages;
+namespace TokenGateway.BillingConsole.Pages;
 
 /// <summary>Revoking a key is confirmed on a page of its own (no script needed, nothing to mis-click in a table).</summary>
 public sealed class RevokeKeyModel : ConsolePageModel

@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using TokenGateway.Admin;
 
-namespace TokenGateway.Console.Pages;
+namespace TokenGateway.BillingConsole.Pages;
 
 /// <summary>Sign-in with the admin token (platform admin) or a team admin key; the session cookie never holds either.</summary>
 public sealed partial class SignInModel(ILogger<SignInModel> logger) : PageModel

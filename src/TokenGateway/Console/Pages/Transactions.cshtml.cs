@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Mvc;
 using TokenGateway.Admin;
 using TokenGateway.Billing;
 
-namespace TokenGateway.Console.Pages;
+namespace TokenGateway.BillingConsole.Pages;
 
 /// <summary>The ledger, oldest first, paged and filterable by kind; the CSV has every entry of the filter.</summary>
 public sealed class TransactionsModel : ConsolePageModel

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.Mvc;
 
-namespace TokenGateway.Console.Pages;
+namespace TokenGateway.BillingConsole.Pages;
 
 /// <summary>Spend and tokens per day of a month, split by model or key (project once keys carry one): chart, table, CSV.</summary>
 public sealed class UsageModel : ConsolePageModel

@@ -25,11 +25,14 @@ public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrows
         var foreign = new List<string>();
         await using var context = await fx.NewContextAsync(foreign);
         await context.GrantPermissionsAsync(["clipboard-read", "clipboard-write"]);
-        var page = await context.NewPageAsync();
-        // The network limit works: a request outside the gateway's origin is aborted and recorded.
-        await Assert.ThrowsAsync<PlaywrightException>(() => page.GotoAsync("http://192.0.2.1/elsewhere.css"));
+        // The network limit works: a request outside the gateway's origin is aborted and recorded. (On a page of its
+        // own: the error page Chromium then shows would interrupt the next navigation.)
+        var probe = await context.NewPageAsync();
+        await Assert.ThrowsAsync<PlaywrightException>(() => probe.GotoAsync("http://192.0.2.1/elsewhere.css"));
+        await probe.CloseAsync();
         Assert.Equal(["http://192.0.2.1/elsewhere.css"], foreign);
         foreign.Clear();
+        var page = await context.NewPageAsync();
 
         await SignInAsync(page, GatewayHost.AdminToken);
         await page.WaitForURLAsync("**/console");
@@ -214,6 +217,7 @@ public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrows
         finally
         {
             hold.Set();
+            fx.Hooks.Respond = (path, _) => path == "/funding" ? 200 : 204;
         }
         var funding = (await fx.Hooks.WaitForAsync(r => r.Any(d => d.Path == "/funding" && d.Json.GetProperty("account_id").GetString() == "design")))
             .Single(d => d.Path == "/funding" && d.Json.GetProperty("account_id").GetString() == "design");

@@ -26,7 +26,7 @@ internal static partial class AdminEndpoints
         var options = app.ServiceProvider.GetRequiredService<IOptions<GatewayOptions>>().Value;
         if (string.IsNullOrEmpty(options.Admin.Token)) return;
 
-        var admin = app.MapGroup("/admin").AddEndpointFilter(new AdminAuthFilter(options.Admin.Token));
+        var admin = app.MapGroup("/admin").AddEndpointFilter(new AdminAuthFilter());
         admin.AddEndpointFilter(async (context, next) =>
         {
             try
@@ -40,12 +40,13 @@ internal static partial class AdminEndpoints
         });
         admin.AddEndpointFilter(new AdminBindingFailureFilter());
 
-        admin.MapPost("/accounts", CreateAccount);
+        admin.MapPost("/accounts", CreateAccount).WithMetadata(PlatformOnly.Instance);
         admin.MapGet("/accounts/{id}", GetAccount);
         admin.MapPost("/accounts/{id}/keys", CreateKey);
         admin.MapDelete("/keys/{keyId}", RevokeKey);
         admin.MapPost("/keys/{keyId}/rotate", RotateKey);
-        admin.MapPost("/accounts/{id}/credits", AddCredits);
+        admin.MapPost("/accounts/{id}/credits", AddCredits).WithMetadata(PlatformOnly.Instance);
+        admin.MapTeamAdminRoutes();
         admin.MapPut("/accounts/{id}/limits", SetLimits);
         admin.MapPut("/accounts/{id}/auto-recharge", SetAutoRecharge);
         admin.MapGet("/accounts/{id}/ledger", GetLedger);
@@ -56,7 +57,7 @@ internal static partial class AdminEndpoints
         // NOTE: any other path under /admin, or a known path with another method, answers as OpenAI's "Invalid URL" does
         // (404 in its error shape) rather than an empty 404 or 405; behind the admin token, so it reveals no routes.
         admin.Map("/{**path}", () => Error(404, "not_found", "No admin route matches this method and path."));
-        app.MapOrganizationApi(options.Admin.Token);
+        app.MapOrganizationApi();
     }
 
     private static IResult Json(object value, int status = 200) => Results.Json(value, AdminJson.Options, statusCode: status);
@@ -218,6 +219,8 @@ internal static partial class AdminEndpoints
             return Error(400, "invalid_request", "'monthly_limit_usd' is required and must be at least 'amount_usd' (the minimum top-up with a target).", "monthly_limit_usd");
         var mode = body.Mode ?? "webhook";
         if (mode is not ("webhook" or "internal")) return Error(400, "invalid_request", "'mode' must be webhook or internal.", "mode");
+        // NOTE: internal mode grants without approval: a team admin choosing it could fund its own team.
+        if (mode == "internal" && AdminPrincipal.Of(context) is { IsPlatform: false }) return AdminAuthFilter.Forbidden;
         if (mode == "webhook" && o.Webhooks.FundingUrl.Length == 0)
             return Error(400, "invalid_request", "'mode' webhook needs the gateway setting Billing:Webhooks:FundingUrl; use internal, or configure it.", "mode");
         if (!AccountIdPattern().IsMatch(id) || !await billing.SetAutoRechargeAsync(id, new AutoRechargeSettings(enabled, threshold, amount, limit, mode, target)))

@@ -7,3 +7,5 @@ internal sealed record AddCreditsBody(decimal? AmountUsd, DateTimeOffset? Expire
 internal sealed record LimitsBody(decimal? HardLimitUsd, decimal? SoftLimitUsd);
 
 internal sealed record AutoRechargeBody(bool? Enabled, decimal? ThresholdUsd, decimal? AmountUsd, decimal? MonthlyLimitUsd, string? Mode, decimal? TargetBalanceUsd);
+internal sealed record CreateAdminKeyBody(string? Name);
+internal sealed record CreditRequestBody(decimal? AmountUsd);

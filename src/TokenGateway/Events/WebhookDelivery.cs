@@ -67,7 +67,8 @@ internal sealed partial class WebhookDelivery(
             var (type, body) = WebhookBody.Build(e, claimed.Json, claimed.Attempt);
             if (claimed.Attempt == 1) Raised(e, type, claimed.Json);
 
-            var funding = type == "auto_recharge.requested";
+            // NOTE: a team admin's credit request goes to the funding webhook too, and is granted or refused the same way.
+            var funding = type is "auto_recharge.requested" or "credit.requested";
             var url = funding ? _hooks.FundingUrl : _hooks.Url;
             if (url.Length == 0)
             {

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using TokenGateway.Admin;
 using TokenGateway.Billing;
 using TokenGateway.Configuration;
+using TokenGateway.BillingConsole;
 using TokenGateway.Events;
 using TokenGateway.Keys;
 using TokenGateway.Metering;
@@ -48,6 +49,9 @@ public static class GatewayApplication
         services.AddSingleton<PricingCatalog>();
         services.AddSingleton<KeyStore>();
         services.AddSingleton<ProjectStore>();
+        services.AddSingleton<AdminKeyStore>();
+        services.AddSingleton<AdminPrincipals>();
+        services.AddSingleton<CreditRequests>();
         services.AddSingleton<BillingStore>();
         services.AddSingleton<EventQueue>();
         services.AddSingleton<EventOutbox>();
@@ -60,6 +64,7 @@ public static class GatewayApplication
         services.AddSingleton<MeteredProxy>();
         services.AddHttpForwarder();
         services.AddTelemetry(builder.Configuration);
+        builder.AddConsole();
         return builder;
     }
 
@@ -71,6 +76,7 @@ public static class GatewayApplication
         app.MapGet("/v1/dashboard/billing/credit_grants", CreditGrantsEndpoint.HandleAsync);
         app.Map("/v1/{**path}", proxy.HandleAsync);
         app.MapAdminApi();
+        app.MapConsole();
         app.MapGet("/healthz", () => Results.Text("ok"));
         app.MapHealthChecks(ReadinessCheck.Path, ReadinessCheck.Options);
         app.MapTelemetry();

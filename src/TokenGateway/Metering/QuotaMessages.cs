@@ -18,6 +18,8 @@ internal static class QuotaMessages
 
     public static string For(ReserveResult r, string accountId, string billingUrl)
     {
+        // NOTE: without a configured billing page, the team's console overview (served by this gateway) is where credit is added.
+        if (billingUrl.Length == 0) billingUrl = BillingConsole.ConsoleUrls.Overview(accountId);
         var left = Usd(Math.Max(0, r.RoomMicros));
         var needed = Usd(r.NeededMicros);
         var where = billingUrl.Length > 0 ? $" Add credits at {billingUrl}." : " Ask your gateway administrator to add credits.";

@@ -6,14 +6,13 @@ namespace TokenGateway.Organization;
 
 /// <summary>
 /// Who may read which account through OpenAI's organization APIs, decided in one function (<see cref="ResolveAsync"/>):
-/// today the admin token, with the account named by the <c>OpenAI-Organization</c> header (the SDKs send it from their
-/// <c>organization</c> option). A credential bound to one account (a team-scoped admin key) is another case of that
-/// function. The account found is left in <see cref="HttpContext.Items"/> for the handler (<see cref="AccountOf"/>).
+/// the admin token reads the account named by the <c>OpenAI-Organization</c> header (the SDKs send it from their
+/// <c>organization</c> option); a team admin key reads its own account (the header, when sent, must name it). The
+/// account found is left in <see cref="HttpContext.Items"/> for the handler (<see cref="AccountOf"/>).
 /// </summary>
-internal sealed class OrganizationAccess(string adminToken) : IEndpointFilter
+internal sealed class OrganizationAccess : IEndpointFilter
 {
     private const string ItemKey = "tokengateway.organization";
-    private readonly AdminAuthFilter _admin = new(adminToken);
 
     public static string AccountOf(HttpContext context) => (string)context.Items[ItemKey]!;
 
@@ -27,10 +26,13 @@ internal sealed class OrganizationAccess(string adminToken) : IEndpointFilter
     }
 
     /// <summary>The account the caller may read, or the error to answer (401 before anything about accounts is said).</summary>
-    public async Task<(string? Account, IResult? Error)> ResolveAsync(HttpContext http)
+    public static async Task<(string? Account, IResult? Error)> ResolveAsync(HttpContext http)
     {
-        if (!_admin.IsAdmin(http.Request)) return (null, AdminAuthFilter.Unauthorized);
+        var principal = await http.RequestServices.GetRequiredService<AdminPrincipals>().ResolveAsync(http.Request);
+        if (principal is null) return (null, AdminAuthFilter.Unauthorized);
         var organization = http.Request.Headers["OpenAI-Organization"].ToString();
+        if (!principal.IsPlatform)
+            return organization.Length == 0 || principal.CanAccess(organization) ? (principal.AccountId, null) : (null, AdminAuthFilter.Forbidden);
         if (organization.Length == 0)
             return (null, OpenAIError.Result(400, "invalid_request_error", "missing_organization",
                 "Name the account (team) to read in the OpenAI-Organization header (the SDKs' organization option)."));

@@ -17,7 +17,7 @@ internal static class OrganizationEndpoints
     private static readonly string[] UsageGroups = ["project_id", "user_id", "api_key_id", "model", "batch"];
     private static readonly string[] CostGroups = ["project_id", "line_item", "api_key_id"];
 
-    public static void MapOrganizationApi(this IEndpointRouteBuilder app, string adminToken)
+    public static void MapOrganizationApi(this IEndpointRouteBuilder app)
     {
         var organization = app.MapGroup("/v1/organization")
             .AddEndpointFilter(async (context, next) =>
@@ -31,7 +31,7 @@ internal static class OrganizationEndpoints
                     return OpenAIError.ForBillingStoreFailure(e);
                 }
             })
-            .AddEndpointFilter(new OrganizationAccess(adminToken));
+            .AddEndpointFilter(new OrganizationAccess());
         organization.MapGet("/usage/completions", (HttpContext c, UsageReport usage, PricingCatalog pricing, TimeProvider clock) => UsageAsync(c, usage, pricing, clock, embeddings: false));
         organization.MapGet("/usage/embeddings", (HttpContext c, UsageReport usage, PricingCatalog pricing, TimeProvider clock) => UsageAsync(c, usage, pricing, clock, embeddings: true));
         organization.MapGet("/costs", CostsAsync);

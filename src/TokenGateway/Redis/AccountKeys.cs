@@ -26,6 +26,8 @@ internal readonly record struct AccountKeys(string AccountId)
     /// <summary>Projects of the account: project id → <c>{"name","created_ms","archived_ms"}</c>. Their limits live in the account hash.</summary>
     public RedisKey Projects => Tag + ":projects";
     public RedisKey Idempotency(string idempotencyKey) => Tag + ":idem:" + idempotencyKey;
+    /// <summary>A team admin's credit requests: request id → JSON (status pending, approved or refused).</summary>
+    public RedisKey CreditRequests => Tag + ":credit_requests";
 
     /// <summary>The eight keys every account script starts with (see prelude.lua), then <paramref name="more"/>.</summary>
     public RedisKey[] ScriptKeys(params RedisKey[] more) => [Account, Holds, HoldExpiry, GrantOrder, Grants, Ledger, Outbox, OutboxDue, .. more];

@@ -15,6 +15,7 @@ internal static class BillingScripts
     [
         ReserveScript.Text, SettleScript.Text, AddGrantScript.Text, ReadAccountScript.Text,
         KeyUsableScript.Text, SweepScript.Text, ClaimEventScript.Text, FinishEventScript.Text,
+        RequestCreditScript.Text,
     ];
 
     /// <summary>An embedded <c>Billing/Scripts/{name}.lua</c>, after prelude.lua (the account's keys and the shared functions).</summary>

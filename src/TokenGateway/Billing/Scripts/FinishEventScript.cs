@@ -6,7 +6,7 @@ namespace TokenGateway.Billing.Scripts;
 
 /// <summary>
 /// finish_event.lua: records the outcome of a delivery attempt (an approved funding request grants the recharge, a
-/// refused one releases its share of the monthly limit). The arguments are now, the event id, the outcome, when to
+/// refused one releases its share of the monthly limit; a team admin's credit request is granted or marked refused). The arguments are now, the event id, the outcome, when to
 /// retry, the lifetime of an auto-recharge grant, the reason and the retention of the ledger.
 /// </summary>
 internal readonly record struct FinishEventScript(
@@ -16,11 +16,18 @@ internal readonly record struct FinishEventScript(
 
     /// <returns>The ids of the events the outcome raised (the result of an auto-recharge).</returns>
     public async Task<IReadOnlyList<string>> RunAsync(IDatabase db) =>
-        BillingScripts.Strings(await db.ScriptEvaluateAsync(Text, new AccountKeys(Event.AccountId).ScriptKeys(),
+        BillingScripts.Strings(await db.ScriptEvaluateAsync(Text, Keys(Event.AccountId),
         [
             Now.ToUnixTimeMilliseconds(), Event.EventId, OutcomeName(Outcome), RetryAt.ToUnixTimeMilliseconds(),
             (long)GrantLifetime.TotalMilliseconds, Reason, (long)LedgerRetention.TotalMilliseconds,
         ]));
+
+    // KEYS[9]: the account's credit requests, whose status a funding answer to a credit.requested event records.
+    private static RedisKey[] Keys(string accountId)
+    {
+        var keys = new AccountKeys(accountId);
+        return keys.ScriptKeys(keys.CreditRequests);
+    }
 
     private static string OutcomeName(DeliveryOutcome outcome) => outcome switch
     {

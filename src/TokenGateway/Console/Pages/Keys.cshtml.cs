@@ -1,0 +1,72 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using TokenGateway.Configuration;
+using TokenGateway.Keys;
+
+namespace TokenGateway.BillingConsole.Pages;
+
+/// <summary>The team's gateway keys: list, create (the secret shown once), rotate (with the grace period), revoke (confirmed on its own page).</summary>
+public sealed class KeysModel : ConsolePageModel
+{
+    internal IReadOnlyList<KeyRow> Keys { get; private set; } = [];
+    public string? Error { get; private set; }
+    public string? Notice { get; private set; }
+    /// <summary>A secret just created or rotated: in this answer only, never stored, never shown again.</summary>
+    public string? NewSecret { get; private set; }
+    public string? NewSecretKeyId { get; private set; }
+    public int GraceSeconds => Service<IOptions<GatewayOptions>>().Value.Keys.RotationGraceSeconds;
+
+    public async Task OnGetAsync([FromQuery] string? revoked)
+    {
+        if (revoked is not null) Notice = $"Key {revoked} revoked: it is refused from the next request on.";
+        await LoadAsync();
+    }
+
+    private async Task LoadAsync()
+    {
+        ViewData["Section"] = "keys";
+        Keys = await Service<ConsoleData>().KeysAsync(Account);
+    }
+
+    public async Task<IActionResult> OnPostCreateAsync([FromForm] string? name, [FromForm] string? models, [FromForm] string? budget, [FromForm] string? expires)
+    {
+        var allow = string.IsNullOrWhiteSpace(models) ? null : models.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        long? budgetMicros = null;
+        if (!string.IsNullOrWhiteSpace(budget) && (budgetMicros = ConsoleFormat.ParseUsd(budget)) is null or < 0)
+            return await Invalid("The monthly budget is an amount in USD, or empty for none.");
+        DateTimeOffset? expiresAt = null;
+        if (!string.IsNullOrWhiteSpace(expires))
+        {
+            if (!DateOnly.TryParseExact(expires, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
+                return await Invalid("The expiry must be a date (yyyy-mm-dd).");
+            expiresAt = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+            if (expiresAt <= Service<TimeProvider>().GetUtcNow()) return await Invalid("The expiry must be in the future.");
+        }
+        var (id, secret) = await Service<KeyStore>().CreateAsync(Account, name?.Trim() ?? "", allow, budgetMicros, expiresAt);
+        (NewSecret, NewSecretKeyId) = (secret, id);
+        Notice = $"Key {id} created. Copy its secret now: it is not shown again.";
+        await LoadAsync();
+        return Page();
+    }
+
+    public async Task<IActionResult> OnPostRotateAsync([FromForm] string? keyId)
+    {
+        var keys = Service<KeyStore>();
+        if (keyId is null || await keys.AccountOfAsync(keyId) != Account) return NotFound();
+        if (await keys.RotateAsync(keyId) is not string secret) return NotFound();
+        (NewSecret, NewSecretKeyId) = (secret, keyId);
+        var grace = TimeSpan.FromSeconds(GraceSeconds);
+        Notice = $"Key {keyId} rotated. Copy the new secret now: it is not shown again. The previous secret keeps working for {(grace.TotalHours >= 1 ? $"{grace.TotalHours:0.#} hours" : $"{grace.TotalSeconds:0} seconds")}.";
+        await LoadAsync();
+        return Page();
+    }
+
+    private async Task<IActionResult> Invalid(string error)
+    {
+        Error = error;
+        Response.StatusCode = StatusCodes.Status400BadRequest;
+        await LoadAsync();
+        return Page();
+    }
+}

@@ -1,0 +1,122 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using TokenGateway.Billing;
+using TokenGateway.Configuration;
+
+namespace TokenGateway.BillingConsole.Pages;
+
+/// <summary>
+/// Balance (exact, and held by requests in flight), month spend against the limits, grants, "Add to credit balance"
+/// (a grant for the platform admin, a funding request for a team admin), auto-recharge and usage limits.
+/// </summary>
+public sealed class OverviewModel : ConsolePageModel
+{
+    private BillingStore billing => Service<BillingStore>();
+    private CreditRequests creditRequests => Service<CreditRequests>();
+    private IOptions<GatewayOptions> options => Service<IOptions<GatewayOptions>>();
+    private TimeProvider clock => Service<TimeProvider>();
+
+    private static readonly Dictionary<string, string> Done = new(StringComparer.Ordinal)
+    {
+        ["granted"] = "Credit added to the balance.",
+        ["requested"] = "Credit requested: it is added once your company's billing system approves it.",
+        ["auto_recharge"] = "Auto-recharge settings saved.",
+        ["limits"] = "Usage limits saved.",
+    };
+
+    internal GatewayOptions Options => options.Value;
+    internal IReadOnlyList<CreditRequest> Requests { get; private set; } = [];
+    public string? Error { get; private set; }
+    public string? Notice { get; private set; }
+    /// <summary>Makes a double-submitted grant form one grant (the admin API's Idempotency-Key).</summary>
+    public string GrantNonce { get; } = Guid.NewGuid().ToString("N");
+    public decimal MinimumTopUp => options.Value.Billing.MinimumTopUpUsd;
+
+    public async Task OnGetAsync([FromQuery] string? done)
+    {
+        Notice = done is not null ? Done.GetValueOrDefault(done) : null;
+        await LoadAsync();
+    }
+
+    private async Task LoadAsync()
+    {
+        ViewData["Section"] = "overview";
+        Requests = await creditRequests.ListAsync(Account);
+    }
+
+    private async Task<IActionResult> Invalid(string error)
+    {
+        Error = error;
+        Response.StatusCode = StatusCodes.Status400BadRequest;
+        await LoadAsync();
+        return Page();
+    }
+
+    private IActionResult Saved(string what) => Redirect(ConsoleUrls.Overview(Account) + "?done=" + what);
+
+    private long MinimumMicros => (long)(MinimumTopUp * 1_000_000m);
+
+    public async Task<IActionResult> OnPostAddCreditAsync([FromForm] string? amount, [FromForm] string? source, [FromForm] string? expires, [FromForm] string? nonce)
+    {
+        if (!IsPlatform) return StatusCode(StatusCodes.Status403Forbidden);
+        if (ConsoleFormat.ParseUsd(amount) is not long micros || micros < MinimumMicros || micros <= 0)
+            return await Invalid($"Enter an amount of at least ${MinimumTopUp.ToString(CultureInfo.InvariantCulture)} (at most 6 decimals).");
+        if (source is not ("manual" or "promo")) return await Invalid("Choose manual or promo.");
+        DateTimeOffset? expiresAt = null;
+        if (!string.IsNullOrWhiteSpace(expires))
+        {
+            if (!DateOnly.TryParseExact(expires, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
+                return await Invalid("The expiry must be a date (yyyy-mm-dd).");
+            expiresAt = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+            if (expiresAt <= clock.GetUtcNow()) return await Invalid("The expiry must be in the future.");
+        }
+        var idempotency = nonce is { Length: 32 } && nonce.All(char.IsAsciiHexDigitLower) ? "console-" + nonce : null;
+        var result = await billing.AddGrantAsync(Account, micros, source, expiresAt, idempotency);
+        if (result.Status == GrantStatus.IdempotencyKeyReused) return await Invalid("This form was already submitted with another amount: reload the page to add more.");
+        return Saved("granted");
+    }
+
+    public async Task<IActionResult> OnPostRequestCreditAsync([FromForm] string? amount)
+    {
+        if (ConsoleFormat.ParseUsd(amount) is not long micros || micros < MinimumMicros || micros <= 0)
+            return await Invalid($"Enter an amount of at least ${MinimumTopUp.ToString(CultureInfo.InvariantCulture)} (at most 6 decimals).");
+        await creditRequests.RequestAsync(Account, micros, Admin.AdminKeyId ?? "platform");
+        return Saved("requested");
+    }
+
+    public async Task<IActionResult> OnPostAutoRechargeAsync([FromForm] bool enabled, [FromForm] string? threshold, [FromForm] string? amount,
+        [FromForm(Name = "monthly_limit")] string? monthlyLimit, [FromForm] string? mode)
+    {
+        var hooks = options.Value.Billing.Webhooks;
+        // NOTE: only the platform admin may choose internal mode (granted without approval): a team admin's recharges
+        // always go through the funding webhook, or a team could fund itself.
+        mode = IsPlatform ? mode ?? "webhook" : "webhook";
+        if (mode is not ("webhook" or "internal")) return await Invalid("Choose webhook or internal.");
+        if (ConsoleFormat.ParseUsd(threshold) is not long t || t < 0) return await Invalid("Enter the threshold in USD.");
+        if (ConsoleFormat.ParseUsd(amount) is not long a || a < MinimumMicros || a <= 0)
+            return await Invalid($"The recharge amount must be at least the minimum top-up of ${MinimumTopUp.ToString(CultureInfo.InvariantCulture)}.");
+        if (ConsoleFormat.ParseUsd(monthlyLimit) is not long m || m < a) return await Invalid("The monthly recharge limit must be at least the recharge amount.");
+        if (mode == "webhook" && hooks.FundingUrl.Length == 0) return await Invalid("Webhook mode needs the gateway setting Billing:Webhooks:FundingUrl.");
+        await billing.SetAutoRechargeAsync(Account, new AutoRechargeSettings(enabled, t, a, m, mode));
+        return Saved("auto_recharge");
+    }
+
+    public async Task<IActionResult> OnPostLimitsAsync([FromForm] string? hard, [FromForm] string? soft)
+    {
+        long? Parse(string? v, out bool bad)
+        {
+            bad = false;
+            if (string.IsNullOrWhiteSpace(v)) return null;
+            var micros = ConsoleFormat.ParseUsd(v);
+            bad = micros is null or < 0;
+            return micros;
+        }
+        var h = Parse(hard, out var badHard);
+        var s = Parse(soft, out var badSoft);
+        if (badHard || badSoft) return await Invalid("Limits are amounts in USD, or empty for none.");
+        if (s > h) return await Invalid("The soft limit must not be above the hard limit.");
+        await billing.SetLimitsAsync(Account, h, s);
+        return Saved("limits");
+    }
+}

@@ -1,0 +1,278 @@
+using System.ClientModel;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using OpenAI.Chat;
+using TokenGateway.Tests.Infrastructure;
+
+namespace TokenGateway.Tests.BillingConsole;
+
+/// <summary>
+/// The billing console in a real headless Chromium against a real gateway, Redis, mock upstream and funding webhook,
+/// with every request outside the gateway's origin aborted (and asserted absent). Writes the screenshots of
+/// docs/console/.
+/// </summary>
+public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrowser>
+{
+    // gpt-4o with the fixture's mock usage: 40 × $2.50/M + 1,000 × $10/M = 10,100 micro-USD a request.
+    private const long RequestCost = 10_100;
+
+    [Fact]
+    public async Task PlatformAdmin_CreatesTeam_AddsCredit_EnablesAutoRecharge_SeesExactUsage_AndManagesKeys()
+    {
+        var foreign = new List<string>();
+        await using var context = await fx.NewContextAsync(foreign);
+        await context.GrantPermissionsAsync(["clipboard-read", "clipboard-write"]);
+        // The network limit works: a request outside the gateway's origin is aborted and recorded. (On a page of its
+        // own: the error page Chromium then shows would interrupt the next navigation.)
+        var probe = await context.NewPageAsync();
+        await Assert.ThrowsAsync<PlaywrightException>(() => probe.GotoAsync("http://192.0.2.1/elsewhere.css"));
+        await probe.CloseAsync();
+        Assert.Equal(["http://192.0.2.1/elsewhere.css"], foreign);
+        foreign.Clear();
+        var page = await context.NewPageAsync();
+
+        await SignInAsync(page, GatewayHost.AdminToken);
+        await page.WaitForURLAsync("**/console");
+        var session = (await context.CookiesAsync()).Single(c => c.Name == "tg_console");
+        Assert.True(session.HttpOnly);
+        Assert.Equal(SameSiteAttribute.Strict, session.SameSite);
+        Assert.Equal(-1, session.Expires); // a browser-session cookie; the ticket inside expires after 8 hours
+        Assert.DoesNotContain(GatewayHost.AdminToken, session.Value, StringComparison.Ordinal);
+
+        // A team, created from the console.
+        await page.GetByLabel("Team id").FillAsync("research");
+        await page.GetByLabel("Name", new() { Exact = true }).FillAsync("Research team");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create team" }).ClickAsync();
+        await page.WaitForURLAsync("**/console/research/overview");
+        Assert.Equal(0, await DataAsync(page, "#balance"));
+        await AssertLabelledAsync(page);
+
+        // Add credit: the platform admin grants directly.
+        await page.GetByLabel(new Regex("^Amount")).FillAsync("20");
+        await page.GetByLabel("Source").SelectOptionAsync("promo");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add credit" }).ClickAsync();
+        await page.WaitForURLAsync("**/overview?done=granted");
+        Assert.Equal(20_000_000, await DataAsync(page, "#balance"));
+        Assert.Equal(20_000_000, await fx.Gateway.BalanceMicrosAsync("research"));
+        Assert.Contains("promo", await page.Locator("#grants").InnerTextAsync());
+
+        // The same form posted without its antiforgery token (a cross-site forgery) is refused and grants nothing.
+        var forged = await page.APIRequest.PostAsync("/console/research/overview?handler=AddCredit", new()
+        {
+            Form = page.APIRequest.CreateFormData().Set("amount", "50").Set("source", "manual"),
+        });
+        Assert.Equal(400, forged.Status);
+        Assert.Equal(20_000_000, await fx.Gateway.BalanceMicrosAsync("research"));
+
+        // Auto-recharge on.
+        await page.GetByLabel("Enable auto-recharge").CheckAsync();
+        await page.GetByLabel("When the balance falls below (USD)").FillAsync("2");
+        await page.GetByLabel(new Regex("^Add this amount")).FillAsync("10");
+        await page.GetByLabel("Monthly recharge limit (USD)").FillAsync("50");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save auto-recharge" }).ClickAsync();
+        await page.WaitForURLAsync("**/overview?done=auto_recharge");
+        Assert.StartsWith("On: when the balance falls below $2.00, add $10.00", await page.Locator("#auto-recharge-status").InnerTextAsync());
+        var autoRecharge = (await fx.Gateway.GetAccountAsync("research")).GetProperty("auto_recharge");
+        Assert.True(autoRecharge.GetProperty("enabled").GetBoolean());
+        Assert.Equal(10_000_000m, autoRecharge.GetProperty("amount_usd").GetDecimal() * 1_000_000m);
+
+        // A key, created from the console: its secret shown once, with a working copy button.
+        await page.GetByRole(AriaRole.Link, new() { Name = "API keys" }).ClickAsync();
+        await page.GetByLabel("Name", new() { Exact = true }).FillAsync("ci-bot");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
+        var secret = await page.GetByLabel("Secret key (shown once)").InputValueAsync();
+        Assert.StartsWith("tg-", secret, StringComparison.Ordinal);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Copy" }).ClickAsync();
+        Assert.Equal(secret, await page.EvaluateAsync<string>("navigator.clipboard.readText()"));
+        await page.GotoAsync("/console/research/keys");
+        Assert.DoesNotContain(secret, await page.ContentAsync(), StringComparison.Ordinal);
+        var keyId = (await page.Locator("#keys tbody tr").First.GetAttributeAsync("id"))!["key-".Length..];
+
+        // Metered traffic through the gateway and the mock upstream, with that key.
+        var chat = fx.Gateway.OpenAI(secret).GetChatClient("gpt-4o");
+        for (var i = 0; i < 3; i++) await chat.CompleteChatAsync([new UserChatMessage("Hello")], new ChatCompletionOptions { MaxOutputTokenCount = 1000 });
+        const long spent = 3 * RequestCost; // $0.0303
+
+        // Usage: the chart and the table show the exact spend, by model and by key.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Usage" }).ClickAsync();
+        Assert.Equal(spent, await DataAsync(page, "#usage-table-total"));
+        var row = page.Locator("#usage-table tbody tr");
+        Assert.Equal(1, await row.CountAsync());
+        Assert.Contains("gpt-4o\t3\t120\t3,000\t$0.0303", await row.InnerTextAsync(), StringComparison.Ordinal);
+        Assert.EndsWith("gpt-4o: $0.0303", (await page.Locator("#spend-chart rect title").TextContentAsync())!, StringComparison.Ordinal);
+        Assert.EndsWith("gpt-4o: 3,120", (await page.Locator("#tokens-chart rect title").TextContentAsync())!, StringComparison.Ordinal);
+        await AssertLabelledAsync(page);
+        await ScreenshotAsync(page, "usage");
+        await page.GetByLabel("Split by").SelectOptionAsync("key");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
+        await page.WaitForURLAsync("**by=key*");
+        Assert.Contains(keyId + "\t3", await row.InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(spent, await DataAsync(page, "#usage-table-total"));
+        var usageCsv = await DownloadAsync(page, "#usage-csv");
+        Assert.Equal(spent, usageCsv.Skip(1).Sum(l => long.Parse(l.Split(',')[^1], CultureInfo.InvariantCulture)));
+
+        // Overview: the balance dropped by exactly the spend.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Overview" }).ClickAsync();
+        var balance = await DataAsync(page, "#balance");
+        Assert.Equal(20_000_000 - spent, balance);
+        Assert.Equal(spent, await DataAsync(page, "#month-spend"));
+        await ScreenshotAsync(page, "overview");
+
+        // Transactions: the ledger's CSV sums to the balance; the debit filter shows the three requests.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Transactions" }).ClickAsync();
+        await AssertLabelledAsync(page);
+        await ScreenshotAsync(page, "transactions");
+        var ledgerCsv = await DownloadAsync(page, "#ledger-csv");
+        Assert.Equal("id,created_at,type,source,amount_usd,amount_micros,balance_micros,model,key_id,request_id,grant_id", ledgerCsv[0]);
+        Assert.Equal(4, ledgerCsv.Count - 1);
+        Assert.Equal(balance, ledgerCsv.Skip(1).Sum(l => long.Parse(l.Split(',')[5], CultureInfo.InvariantCulture)));
+        await page.GetByLabel("Type").SelectOptionAsync("debit");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
+        await page.WaitForURLAsync("**type=debit*");
+        Assert.Equal(3, await page.Locator("#ledger tbody tr").CountAsync());
+        Assert.All(await page.Locator("#ledger tbody tr td:nth-child(2)").AllInnerTextsAsync(), t => Assert.Equal("debit", t));
+
+        // Rotate: a new secret, shown once, and the grace period of the previous one.
+        await page.GetByRole(AriaRole.Link, new() { Name = "API keys" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Rotate key ci-bot" }).ClickAsync();
+        var rotated = await page.GetByLabel("Secret key (shown once)").InputValueAsync();
+        Assert.NotEqual(secret, rotated);
+        Assert.Contains("previous secret keeps working for 24 hours", await page.Locator(".notice").InnerTextAsync(), StringComparison.Ordinal);
+        await chat.CompleteChatAsync([new UserChatMessage("Still in grace")], new ChatCompletionOptions { MaxOutputTokenCount = 1000 });
+        await page.GotoAsync("/console/research/keys");
+        await AssertLabelledAsync(page);
+        await ScreenshotAsync(page, "keys");
+
+        // Revoke, confirmed on its own page: the proxy refuses the key (both secrets) from the next request on.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Revoke key ci-bot" }).ClickAsync();
+        await page.WaitForURLAsync($"**/keys/{keyId}/revoke");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Revoke key" }).ClickAsync();
+        await page.WaitForURLAsync("**/keys?revoked=*");
+        Assert.Contains("revoked", await page.Locator($"#key-{keyId}").InnerTextAsync(), StringComparison.Ordinal);
+        foreach (var k in new[] { rotated, secret })
+        {
+            var refused = await Assert.ThrowsAsync<ClientResultException>(() => fx.Gateway.OpenAI(k).GetChatClient("gpt-4o").CompleteChatAsync([new UserChatMessage("Hello")]));
+            Assert.Equal(401, refused.Status);
+        }
+
+        Assert.Empty(foreign);
+    }
+
+    [Fact]
+    public async Task TeamAdmin_SignsInWithKeyboard_SeesOnlyOwnTeam_AndRequestsCreditApprovedByFundingWebhook()
+    {
+        await fx.Gateway.CreateAccountAsync("design");
+        await fx.Gateway.CreateAccountAsync("finance");
+        await fx.Gateway.AddCreditsAsync("finance", 50m);
+        var created = await fx.Gateway.Admin.PostAsJsonAsync("/admin/accounts/design/admin-keys", new { name = "design lead" });
+        var adminKey = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+        var foreign = new List<string>();
+        await using var context = await fx.NewContextAsync(foreign);
+        var page = await context.NewPageAsync();
+
+        // A wrong key is refused with a message.
+        await SignInAsync(page, "tga-not-a-key");
+        Assert.Contains("neither the admin token nor a valid team admin key", await page.GetByRole(AriaRole.Alert).InnerTextAsync(), StringComparison.Ordinal);
+
+        // Keyboard only: Tab to the field, type, Enter.
+        await page.GotoAsync("/console/signin");
+        for (var i = 0; i < 6 && await page.EvaluateAsync<string>("document.activeElement.id") != "token"; i++) await page.Keyboard.PressAsync("Tab");
+        Assert.Equal("token", await page.EvaluateAsync<string>("document.activeElement.id"));
+        await page.Keyboard.TypeAsync(adminKey);
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForURLAsync("**/console/design/overview");
+        Assert.Equal(0, await page.Locator("#team-switcher").CountAsync());
+        Assert.Equal(0, await page.Locator("#ar-mode").CountAsync()); // internal (unapproved) recharges are the platform admin's
+        Assert.DoesNotContain(adminKey, (await context.CookiesAsync()).Single(c => c.Name == "tg_console").Value, StringComparison.Ordinal);
+
+        // Another team's pages: 403, and nothing of that team on them.
+        foreach (var section in new[] { "overview", "usage", "transactions", "keys", "usage?handler=Csv", "transactions?handler=Csv" })
+        {
+            var response = await page.GotoAsync($"/console/finance/{section}");
+            Assert.Equal(403, response!.Status);
+            Assert.DoesNotContain("50.00", await page.ContentAsync(), StringComparison.Ordinal);
+        }
+        await page.GotoAsync("/console");
+        await page.WaitForURLAsync("**/console/design/overview");
+
+        // Request credit: pending until the funding webhook answers, then granted.
+        using var hold = new ManualResetEventSlim();
+        fx.Hooks.Respond = (path, _) =>
+        {
+            if (path != "/funding") return 204;
+            hold.Wait(TimeSpan.FromSeconds(30));
+            return 200;
+        };
+        try
+        {
+            await page.GetByLabel(new Regex("^Amount")).FillAsync("7");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Request credit" }).ClickAsync();
+            await page.WaitForURLAsync("**/overview?done=requested");
+            Assert.Equal("pending", await page.Locator("#credit-requests tbody td:nth-child(3)").InnerTextAsync());
+            Assert.Equal(0, await DataAsync(page, "#balance"));
+        }
+        finally
+        {
+            hold.Set();
+            fx.Hooks.Respond = (path, _) => path == "/funding" ? 200 : 204;
+        }
+        var funding = (await fx.Hooks.WaitForAsync(r => r.Any(d => d.Path == "/funding" && d.Json.GetProperty("account_id").GetString() == "design")))
+            .Single(d => d.Path == "/funding" && d.Json.GetProperty("account_id").GetString() == "design");
+        Assert.Equal("credit.requested", funding.Type);
+        Assert.Equal(7_000_000, funding.Json.GetProperty("data").GetProperty("amount_micros").GetInt64());
+        Assert.True(WebhookReceiver.IsValidlySigned(funding));
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (await DataAsync(page, "#balance") != 7_000_000 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+            await page.ReloadAsync();
+        }
+        Assert.Equal(7_000_000, await DataAsync(page, "#balance"));
+        Assert.Equal("approved", await page.Locator("#credit-requests tbody td:nth-child(3)").InnerTextAsync());
+        Assert.Equal(50_000_000, await fx.Gateway.BalanceMicrosAsync("finance"));
+        await AssertLabelledAsync(page);
+
+        Assert.Empty(foreign);
+    }
+
+    private static async Task SignInAsync(IPage page, string token)
+    {
+        await page.GotoAsync("/console/signin");
+        await page.GetByLabel("Admin token or team admin key").FillAsync(token);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+    }
+
+    /// <summary>The exact micro-USD a page states in a <c>&lt;data value&gt;</c> element.</summary>
+    private static async Task<long> DataAsync(IPage page, string selector) =>
+        long.Parse((await page.Locator(selector).GetAttributeAsync("value"))!, CultureInfo.InvariantCulture);
+
+    private static async Task<List<string>> DownloadAsync(IPage page, string selector)
+    {
+        var download = await page.RunAndWaitForDownloadAsync(() => page.Locator(selector).ClickAsync());
+        await using var stream = await download.CreateReadStreamAsync();
+        using var reader = new StreamReader(stream);
+        return [.. (await reader.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries)];
+    }
+
+    /// <summary>Every form control of the page has a label (its own, or an aria-label), and every button a name.</summary>
+    private static async Task AssertLabelledAsync(IPage page)
+    {
+        var unlabelled = await page.EvaluateAsync<string[]>("""
+            [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+              .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+              .map(e => e.outerHTML)
+            """);
+        Assert.Empty(unlabelled);
+    }
+
+    private static async Task ScreenshotAsync(IPage page, string name)
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "TokenGateway.sln"))) dir = dir.Parent;
+        Assert.NotNull(dir);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(dir.FullName, "docs", "console", name + ".png"), FullPage = true });
+    }
+}

@@ -129,8 +129,9 @@ internal sealed partial class MeteredProxy(
             catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
             {
                 // NOTE: a reserve that timed out may still run once a stalled Redis answers again, and place a hold nobody
-                // settles: release it then. Sent after it on the same connection, the release runs after it.
-                HeldRequest.ReleaseInBackground(holds, logger, key.AccountId, key.KeyId, requestId);
+                // settles: release it then. Sent after it on the same connection, the release runs after it. A reserve Redis
+                // refused with an error (TRYAGAIN, OOM, a script error before its writes) placed nothing.
+                if (e is not StackExchange.Redis.RedisServerException) HeldRequest.ReleaseInBackground(holds, logger, key.AccountId, key.KeyId, requestId);
                 throw;
             }
         }

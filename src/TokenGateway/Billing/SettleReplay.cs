@@ -28,7 +28,7 @@ internal sealed partial class SettleReplay(SettleJournal journal, BillingStore b
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        journal.AdoptOrphans();
+        Adopt();
         var lastAdopt = billing.Now;
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(options.Value.Billing.SettleJournal.ReplayMilliseconds));
         do
@@ -36,11 +36,23 @@ internal sealed partial class SettleReplay(SettleJournal journal, BillingStore b
             if (billing.Now - lastAdopt >= AdoptEvery)
             {
                 lastAdopt = billing.Now;
-                journal.AdoptOrphans();
+                Adopt();
             }
             await ReplayAsync(stoppingToken);
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    private void Adopt()
+    {
+        try
+        {
+            journal.AdoptOrphans();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.AdoptFailed(logger, e);
+        }
     }
 
     /// <summary>One pass over the queue; stops at the first failure to reach Redis (down or stalled: the next pass retries).</summary>
@@ -64,6 +76,11 @@ internal sealed partial class SettleReplay(SettleJournal journal, BillingStore b
                 // others are still tried. No connection or no answer is about Redis: the next pass tries again.
                 if (e is RedisConnectionException or TimeoutException or RedisTimeoutException) return;
             }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // NOTE: kept in the journal and tried again: a background service that throws would stop the host.
+                Log.ReplayError(logger, e, queued.Settle.RequestId, queued.Settle.AccountId);
+            }
         }
     }
 
@@ -86,6 +103,12 @@ internal sealed partial class SettleReplay(SettleJournal journal, BillingStore b
     {
         [LoggerMessage(EventId = 224, Level = LogLevel.Information, Message = "Replayed the queued settle of {RequestId} of account {AccountId}: {CostMicros} micro-USD")]
         public static partial void Replayed(ILogger logger, string requestId, string accountId, long costMicros);
+
+        [LoggerMessage(EventId = 228, Level = LogLevel.Error, Message = "Could not read the settle journal directory for the files of stopped gateways; tried again in a minute")]
+        public static partial void AdoptFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 227, Level = LogLevel.Error, Message = "Replay of the queued settle of {RequestId} of account {AccountId} failed unexpectedly; kept in the journal")]
+        public static partial void ReplayError(ILogger logger, Exception exception, string requestId, string accountId);
 
         [LoggerMessage(EventId = 225, Level = LogLevel.Warning, Message = "Replay of the queued settle of {RequestId} of account {AccountId} failed ({Reason}); retried")]
         public static partial void ReplayFailed(ILogger logger, string requestId, string accountId, string reason);

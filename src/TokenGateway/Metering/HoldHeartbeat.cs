@@ -40,9 +40,11 @@ internal sealed partial class HoldHeartbeat(BillingStore billing, GatewayMetrics
                 var holds = account.Select(r => r.Consumption(marker)).ToList();
                 await billing.HeartbeatAsync(account.Key, holds);
             }
-            catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
+            catch (Exception e)
             {
-                metrics.RedisError("heartbeat");
+                // NOTE: whatever fails (Redis, or pricing a request's consumption), the next beat tries again; a background
+                // service that throws would stop the host.
+                if (OpenAIError.IsBillingStoreFailure(e)) metrics.RedisError("heartbeat");
                 Log.BeatFailed(logger, e, account.Key);
             }
         }));

@@ -5,7 +5,7 @@ using TokenGateway.Testing;
 namespace TokenGateway.Tests.Infrastructure;
 
 /// <summary>
-/// The built gateway (src/TokenGateway's TokenGateway.dll) as a child process, `dotnet TokenGateway.dll`, configured on
+/// The built gateway (TokenGateway.dll, copied next to the tests) as a child process, `dotnet TokenGateway.dll`, configured on
 /// its command line: a replica that a test can SIGKILL (no shutdown, no settle, no final heartbeat), which an in-process
 /// <see cref="GatewayHost"/> cannot be.
 /// </summary>
@@ -55,18 +55,8 @@ public sealed class GatewayProcess : IAsyncDisposable
         _process.WaitForExit(5000);
     }
 
-    /// <summary>TokenGateway.dll as built next to this test project (same configuration: bin/Release or bin/Debug).</summary>
-    private static string GatewayDll()
-    {
-        var here = new DirectoryInfo(AppContext.BaseDirectory);
-        var framework = here.Name;
-        var configuration = here.Parent!.Name;
-        var root = here;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "TokenGateway.sln"))) root = root.Parent;
-        var dll = Path.Combine(root?.FullName ?? throw new InvalidOperationException("TokenGateway.sln not found above the test binaries."),
-            "src", "TokenGateway", "bin", configuration, framework, "TokenGateway.dll");
-        return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} is missing: build the solution first.");
-    }
+    /// <summary>TokenGateway.dll as copied next to the tests (with its runtimeconfig, deps and pricing.json).</summary>
+    private static string GatewayDll() => Path.Combine(AppContext.BaseDirectory, "TokenGateway.dll");
 
     public ValueTask DisposeAsync()
     {

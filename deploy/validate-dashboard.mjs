@@ -62,7 +62,7 @@ const ACCOUNT_METRICS = new Set([
   "tokengateway_held_usd",
 ]);
 const OUTCOMES = new Set([
-  "ok", "insufficient_quota", "hard_limit", "key_budget", "invalid_key", "model_not_allowed",
+  "ok", "insufficient_quota", "hard_limit", "key_budget", "project_limit", "invalid_key", "model_not_allowed",
   "invalid_request", "model_not_priced", "request_too_large", "upstream_error",
   "billing_unavailable", "billing_store_full", "client_disconnected",
 ]);

@@ -9,15 +9,17 @@ internal sealed class AdminAuthFilter(string token) : IEndpointFilter
 {
     private readonly byte[] _expected = SHA256.HashData(Encoding.UTF8.GetBytes(token));
 
-    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    public static readonly IResult Unauthorized = OpenAIError.Result(StatusCodes.Status401Unauthorized, "invalid_request_error", "invalid_admin_token",
+        "The admin API needs Authorization: Bearer <admin token>.");
+
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
+        IsAdmin(context.HttpContext.Request) ? await next(context) : Unauthorized;
+
+    /// <summary>Whether the request presents the admin token (<c>Authorization: Bearer</c>).</summary>
+    public bool IsAdmin(HttpRequest request)
     {
-        var header = context.HttpContext.Request.Headers.Authorization.ToString();
+        var header = request.Headers.Authorization.ToString();
         var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : "";
-        if (!CryptographicOperations.FixedTimeEquals(_expected, SHA256.HashData(Encoding.UTF8.GetBytes(presented))))
-        {
-            return OpenAIError.Result(StatusCodes.Status401Unauthorized, "invalid_request_error", "invalid_admin_token",
-                "The admin API needs Authorization: Bearer <admin token>.");
-        }
-        return await next(context);
+        return CryptographicOperations.FixedTimeEquals(_expected, SHA256.HashData(Encoding.UTF8.GetBytes(presented)));
     }
 }

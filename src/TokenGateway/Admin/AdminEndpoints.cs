@@ -6,7 +6,9 @@ using TokenGateway.Billing;
 using TokenGateway.Configuration;
 using TokenGateway.Errors;
 using TokenGateway.Keys;
+using TokenGateway.Organization;
 using TokenGateway.Pricing;
+using TokenGateway.Projects;
 using TokenGateway.Redis;
 
 namespace TokenGateway.Admin;
@@ -17,7 +19,7 @@ internal static partial class AdminEndpoints
     // NOTE: \z, not $: .NET's $ also matches before a final newline, which let "nl\n" through. Lowercase, and no
     // dots, so "." and ".." (path segments a client or proxy collapses) can never be account ids.
     [GeneratedRegex(@"^[a-z0-9][a-z0-9_-]{0,63}\z")]
-    private static partial Regex AccountIdPattern();
+    internal static partial Regex AccountIdPattern();
 
     public static void MapAdminApi(this IEndpointRouteBuilder app)
     {
@@ -48,9 +50,13 @@ internal static partial class AdminEndpoints
         admin.MapPut("/accounts/{id}/auto-recharge", SetAutoRecharge);
         admin.MapGet("/accounts/{id}/ledger", GetLedger);
         admin.MapGet("/accounts/{id}/usage", GetUsage);
+        admin.MapPut("/accounts/{id}/alerts", SetAlerts);
+        admin.MapProjects();
+        admin.MapCsvExports();
         // NOTE: any other path under /admin, or a known path with another method, answers as OpenAI's "Invalid URL" does
         // (404 in its error shape) rather than an empty 404 or 405; behind the admin token, so it reveals no routes.
         admin.Map("/{**path}", () => Error(404, "not_found", "No admin route matches this method and path."));
+        app.MapOrganizationApi(options.Admin.Token);
     }
 
     private static IResult Json(object value, int status = 200) => Results.Json(value, AdminJson.Options, statusCode: status);
@@ -98,10 +104,16 @@ internal static partial class AdminEndpoints
                     AmountUsd = Money.ToUsd(ar.AmountMicros),
                     MonthlyLimitUsd = Money.ToUsd(ar.MonthlyLimitMicros),
                     ar.Mode,
+                    TargetBalanceUsd = ar.TargetBalanceMicros is long t ? Money.ToUsd(t) : (decimal?)null,
                     MonthRechargedUsd = Money.ToUsd(a.MonthRechargedMicros),
                     MonthRechargedMicros = a.MonthRechargedMicros,
                 }
                 : null,
+            Alerts = new
+            {
+                a.Alerts.ThresholdsPercent,
+                LowBalanceUsd = a.Alerts.LowBalanceMicros is long low ? Money.ToUsd(low) : (decimal?)null,
+            },
             Grants = a.Grants.Select(g => new
             {
                 g.Id,
@@ -116,7 +128,7 @@ internal static partial class AdminEndpoints
         };
     }
 
-    private static async Task<IResult> CreateKey(string id, HttpContext context, BillingStore billing, KeyStore keys, TimeProvider clock)
+    private static async Task<IResult> CreateKey(string id, HttpContext context, BillingStore billing, KeyStore keys, ProjectStore projects, TimeProvider clock)
     {
         var (body, invalid) = await AdminJson.ReadAsync<CreateKeyBody>(context);
         if (body is null) return invalid!;
@@ -130,8 +142,11 @@ internal static partial class AdminEndpoints
         if (body.Models is { } models && models.Any(m => string.IsNullOrWhiteSpace(m) || m.Contains(',')))
             return Error(400, "invalid_request", "'models' must be model names (a trailing * allows a prefix).", "models");
         if (body.ExpiresAt <= clock.GetUtcNow()) return Error(400, "invalid_request", "'expires_at' must be in the future.", "expires_at");
-        var (keyId, secret) = await keys.CreateAsync(id, body.Name ?? "", body.Models, budget, body.ExpiresAt);
-        return Json(new { Id = keyId, Key = secret, AccountId = id, body.Name, body.Models, body.MonthlyLimitUsd, body.ExpiresAt }, 201);
+        var project = body.Project ?? ProjectStore.Default;
+        if (!AccountIdPattern().IsMatch(project) || !await projects.IsActiveAsync(id, project))
+            return Error(400, "invalid_request", "'project' must be the id of an active project of this account (default when absent).", "project");
+        var (keyId, secret) = await keys.CreateAsync(id, body.Name ?? "", body.Models, budget, body.ExpiresAt, project);
+        return Json(new { Id = keyId, Key = secret, AccountId = id, Project = project, body.Name, body.Models, body.MonthlyLimitUsd, body.ExpiresAt }, 201);
     }
 
     private static async Task<IResult> RevokeKey(string keyId, KeyStore keys) =>
@@ -192,16 +207,34 @@ internal static partial class AdminEndpoints
         if (body.Enabled is not bool enabled) return Error(400, "invalid_request", "'enabled' is required (true or false).", "enabled");
         if (Micros(body.ThresholdUsd) is not long threshold)
             return Error(400, "invalid_request", "'threshold_usd' is required: a non-negative amount.", "threshold_usd");
-        if (Micros(body.AmountUsd) is not long amount || body.AmountUsd < o.MinimumTopUpUsd || amount == 0)
-            return Error(400, "invalid_request", $"'amount_usd' is required: at least the minimum top-up of ${o.MinimumTopUpUsd.ToString(CultureInfo.InvariantCulture)}.", "amount_usd");
+        long? target = null;
+        if (body.TargetBalanceUsd is not null && ((target = Micros(body.TargetBalanceUsd)) is null || target <= threshold))
+            return Error(400, "invalid_request", "'target_balance_usd' must be an amount above 'threshold_usd' (the balance a recharge lifts to).", "target_balance_usd");
+        // NOTE: with a target the amount is what lifts the balance to it (at least the minimum top-up): amount_usd is then optional.
+        var minimum = Money.ToMicros(o.MinimumTopUpUsd) ?? 0;
+        if (Micros(body.AmountUsd ?? (target is null ? null : o.MinimumTopUpUsd)) is not long amount || amount < minimum || amount == 0)
+            return Error(400, "invalid_request", $"'amount_usd' is required (unless 'target_balance_usd' is set): at least the minimum top-up of ${o.MinimumTopUpUsd.ToString(CultureInfo.InvariantCulture)}.", "amount_usd");
         if (Micros(body.MonthlyLimitUsd) is not long limit || limit < amount)
-            return Error(400, "invalid_request", "'monthly_limit_usd' is required and must be at least 'amount_usd'.", "monthly_limit_usd");
+            return Error(400, "invalid_request", "'monthly_limit_usd' is required and must be at least 'amount_usd' (the minimum top-up with a target).", "monthly_limit_usd");
         var mode = body.Mode ?? "webhook";
         if (mode is not ("webhook" or "internal")) return Error(400, "invalid_request", "'mode' must be webhook or internal.", "mode");
         if (mode == "webhook" && o.Webhooks.FundingUrl.Length == 0)
             return Error(400, "invalid_request", "'mode' webhook needs the gateway setting Billing:Webhooks:FundingUrl; use internal, or configure it.", "mode");
-        if (!AccountIdPattern().IsMatch(id) || !await billing.SetAutoRechargeAsync(id, new AutoRechargeSettings(enabled, threshold, amount, limit, mode)))
+        if (!AccountIdPattern().IsMatch(id) || !await billing.SetAutoRechargeAsync(id, new AutoRechargeSettings(enabled, threshold, amount, limit, mode, target)))
             return NotFound("account");
+        return Json(await AccountView(billing, id) ?? new { });
+    }
+
+    /// <summary>Threshold alerts (percentages of the monthly hard limit, of the soft limit without one) and the low-balance alert.</summary>
+    private static async Task<IResult> SetAlerts(string id, HttpContext context, BillingStore billing)
+    {
+        var (body, invalid) = await AdminJson.ReadAsync<AlertsBody>(context);
+        if (body is null) return invalid!;
+        if (AlertThresholds.Validate(body.ThresholdsPercent) is not { } percentages) return AlertThresholds.Invalid;
+        long? low = null;
+        if (body.LowBalanceUsd is decimal usd && (usd < 0 || (low = Money.ToMicros(usd)) is null))
+            return Error(400, "invalid_request", "'low_balance_usd' must be a non-negative amount or null.", "low_balance_usd");
+        if (!AccountIdPattern().IsMatch(id) || !await billing.SetAlertsAsync(id, new AlertSettings(percentages, low))) return NotFound("account");
         return Json(await AccountView(billing, id) ?? new { });
     }
 
@@ -209,7 +242,7 @@ internal static partial class AdminEndpoints
     {
         var today = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
         var groupBy = group_by ?? "day";
-        if (groupBy is not ("day" or "model" or "key")) return Error(400, "invalid_request", "'group_by' must be day, model or key.", "group_by");
+        if (groupBy is not ("day" or "model" or "key" or "project")) return Error(400, "invalid_request", "'group_by' must be day, model, key or project.", "group_by");
         DateOnly? Parse(string? value) => DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) ? d : null;
         var start = from is null ? new DateOnly(today.Year, today.Month, 1) : Parse(from);
         var end = to is null ? today : Parse(to);
@@ -219,7 +252,7 @@ internal static partial class AdminEndpoints
             return Error(400, "invalid_request", $"'to' must be on or after 'from', at most {UsageReport.MaxDays - 1} days later.", "to");
         if (!AccountIdPattern().IsMatch(id) || await billing.ReadAccountAsync(id) is null) return NotFound("account");
         var rows = await usage.ReadAsync(id, start.Value, end.Value, groupBy);
-        var groupField = groupBy == "key" ? "key_id" : groupBy;
+        var groupField = groupBy switch { "key" => "key_id", "project" => "project_id", _ => groupBy };
         return Json(new
         {
             Object = "list",

@@ -47,6 +47,19 @@ internal static class BilledDimensions
         }
     }
 
+    /// <summary>
+    /// <c>li:&lt;line item&gt;</c> → its pico-USD (rounded up to a whole pico), for the Costs API's <c>group_by=line_item</c>:
+    /// the day's usage hash only. The request's cost is still its own counter, rounded once.
+    /// </summary>
+    public static IEnumerable<RedisValue> LineItemCounters(Charge charge)
+    {
+        foreach (var line in charge.Lines)
+        {
+            yield return "li:" + line.Name;
+            yield return (long)Math.Ceiling(line.Picos);
+        }
+    }
+
     private static long[] Values(TokenUsage u) =>
         [u.Input, u.Cached, u.Output, u.CacheWrite, u.AudioInput, u.ImageInput, u.Reasoning, u.AudioOutput, u.WebSearchCalls, u.FileSearchCalls];
 

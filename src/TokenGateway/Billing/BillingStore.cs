@@ -19,6 +19,8 @@ internal sealed class BillingStore(RedisConnector redis, TimeProvider clock, IOp
 
     public long OverdraftMicros => Money.ToMicros(_options.Billing.OverdraftUsd) ?? 0;
 
+    public long MinimumTopUpMicros => Money.ToMicros(_options.Billing.MinimumTopUpUsd) ?? 0;
+
     public async Task<bool> CreateAccountAsync(string id, string name)
     {
         var keys = new AccountKeys(id);
@@ -48,7 +50,7 @@ internal sealed class BillingStore(RedisConnector redis, TimeProvider clock, IOp
     {
         var retention = _options.Billing.Retention;
         var result = await new SettleScript(s.AccountId, s.RequestId, at ?? clock.GetUtcNow(), s.Charge, s.KeyId, s.Model, _options.Billing.GrantLifetime,
-                retention.Ledger, retention.Usage, retention.SettleMarker(_options.Metering.HoldTtlSeconds), s.Usage)
+                retention.Ledger, retention.Usage, retention.SettleMarker(_options.Metering.HoldTtlSeconds), MinimumTopUpMicros, s.Usage)
             .RunAsync(await redis.DatabaseAsync());
         // Soft-limit and auto-recharge events this settle raised: delivered in the background, never on the hot path.
         foreach (var id in result.RaisedEvents) events.Enqueue(s.AccountId, id);
@@ -95,6 +97,15 @@ internal sealed class BillingStore(RedisConnector redis, TimeProvider clock, IOp
             new("ar_amount", s.AmountMicros),
             new("ar_limit", s.MonthlyLimitMicros),
             new("ar_mode", s.Mode),
+            new("ar_target", s.TargetBalanceMicros?.ToString(CultureInfo.InvariantCulture) ?? ""),
+        ]);
+
+    /// <summary>Threshold alerts and the low-balance alert, read by the settle script. False when the account does not exist.</summary>
+    public Task<bool> SetAlertsAsync(string accountId, AlertSettings s) =>
+        SetFieldsAsync(accountId,
+        [
+            new("alerts", string.Join(',', s.ThresholdsPercent)),
+            new("low_balance", s.LowBalanceMicros?.ToString(CultureInfo.InvariantCulture) ?? ""),
         ]);
 
     private async Task<bool> SetFieldsAsync(string accountId, HashEntry[] fields)

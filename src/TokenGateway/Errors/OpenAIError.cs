@@ -17,7 +17,7 @@ internal static class OpenAIError
         context.Response.Clear();
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
-        if (code == "insufficient_quota")
+        if (type == "insufficient_quota")
         {
             // NOTE: OpenAI's SDKs honour x-should-retry; a quota 429 must not be retried (and has no Retry-After).
             context.Response.Headers["x-should-retry"] = "false";

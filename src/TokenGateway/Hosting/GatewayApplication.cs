@@ -6,6 +6,7 @@ using TokenGateway.Events;
 using TokenGateway.Keys;
 using TokenGateway.Metering;
 using TokenGateway.Pricing;
+using TokenGateway.Projects;
 using TokenGateway.Redis;
 using TokenGateway.Telemetry;
 
@@ -46,6 +47,7 @@ public static class GatewayApplication
         services.AddHealthChecks().AddCheck<ReadinessCheck>("redis");
         services.AddSingleton<PricingCatalog>();
         services.AddSingleton<KeyStore>();
+        services.AddSingleton<ProjectStore>();
         services.AddSingleton<BillingStore>();
         services.AddSingleton<EventQueue>();
         services.AddSingleton<EventOutbox>();

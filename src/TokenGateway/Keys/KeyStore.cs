@@ -52,7 +52,9 @@ internal sealed class KeyStore(RedisConnector redis, TimeProvider clock, IOption
         return found;
     }
 
-    public async Task<(string KeyId, string Secret)> CreateAsync(string accountId, string name, IReadOnlyList<string>? models, long? monthlyLimitMicros, DateTimeOffset? expiresAt)
+    /// <param name="projectId">The key's project for good: reserve.lua checks its limit, settle.lua bills it.</param>
+    public async Task<(string KeyId, string Secret)> CreateAsync(string accountId, string name, IReadOnlyList<string>? models, long? monthlyLimitMicros, DateTimeOffset? expiresAt,
+        string projectId)
     {
         var keyId = GatewayKeySecret.NewKeyId();
         var secret = GatewayKeySecret.Generate();
@@ -61,7 +63,7 @@ internal sealed class KeyStore(RedisConnector redis, TimeProvider clock, IOption
         var db = await redis.DatabaseAsync();
         await db.HashSetAsync(keys.Key(keyId),
         [
-            new("sha", sha), new("status", "active"), new("name", name),
+            new("sha", sha), new("status", "active"), new("name", name), new("project", projectId),
             new("models", models is null ? "" : string.Join(',', models)),
             new("monthly_limit", monthlyLimitMicros?.ToString(CultureInfo.InvariantCulture) ?? ""),
             new("expires_ms", expiresAt?.ToUnixTimeMilliseconds() ?? 0),

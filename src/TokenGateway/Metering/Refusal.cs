@@ -41,8 +41,9 @@ internal sealed record Refusal(int Status, string Type, string Code, string Mess
         new(StatusCodes.Status403Forbidden, "invalid_request_error", "model_not_allowed",
             $"This API key is not allowed to use the model '{OpenAIError.Quote(model)}'.", RequestOutcome.ModelNotAllowed, "model");
 
+    /// <summary>429 <c>insufficient_quota</c> with OpenAI's code for the limit that tripped (<see cref="QuotaMessages.Code"/>).</summary>
     public static Refusal InsufficientQuota(ReserveResult reservation, string accountId, string billingUrl) =>
-        new(StatusCodes.Status429TooManyRequests, "insufficient_quota", "insufficient_quota",
+        new(StatusCodes.Status429TooManyRequests, "insufficient_quota", QuotaMessages.Code(reservation.Limit),
             QuotaMessages.For(reservation, accountId, billingUrl), RequestOutcome.Refused(reservation.Limit));
 
     public Task WriteAsync(HttpContext context, RequestTelemetry telemetry)

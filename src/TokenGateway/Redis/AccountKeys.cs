@@ -21,6 +21,10 @@ internal readonly record struct AccountKeys(string AccountId)
     public RedisKey Key(string keyId) => Tag + ":key:" + keyId;
     public RedisKey Settled(string requestId) => Tag + ":settled:" + requestId;
     public RedisKey UsageDay(string yyyymmdd) => Tag + ":usage:" + yyyymmdd;
+    public RedisKey UsageHour(string yyyymmddhh) => Tag + ":usage_h:" + yyyymmddhh;
+    public RedisKey UsageMinute(string yyyymmddhhmm) => Tag + ":usage_m:" + yyyymmddhhmm;
+    /// <summary>Projects of the account: project id → <c>{"name","created_ms","archived_ms"}</c>. Their limits live in the account hash.</summary>
+    public RedisKey Projects => Tag + ":projects";
     public RedisKey Idempotency(string idempotencyKey) => Tag + ":idem:" + idempotencyKey;
 
     /// <summary>The eight keys every account script starts with (see prelude.lua), then <paramref name="more"/>.</summary>

@@ -9,6 +9,7 @@ internal static class RequestOutcome
     public const string InsufficientQuota = "insufficient_quota";
     public const string HardLimit = "hard_limit";
     public const string KeyBudget = "key_budget";
+    public const string ProjectLimit = "project_limit";
     public const string InvalidKey = "invalid_key";
     public const string ModelNotAllowed = "model_not_allowed";
     public const string InvalidRequest = "invalid_request";
@@ -24,6 +25,7 @@ internal static class RequestOutcome
     {
         QuotaLimit.HardLimit => HardLimit,
         QuotaLimit.KeyBudget => KeyBudget,
+        QuotaLimit.ProjectLimit => ProjectLimit,
         _ => InsufficientQuota,
     };
 }

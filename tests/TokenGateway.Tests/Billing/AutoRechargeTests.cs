@@ -76,11 +76,12 @@ public sealed class AutoRechargeTests(RedisServer redis) : IClassFixture<RedisSe
     [Fact]
     public async Task MonthlyRechargeLimit_StopsRecharges_AndManualTopUpsDoNotCountTowardIt()
     {
-        // $20 of manual top-ups this month: were they counted, even the first $10 recharge would break the $25 limit.
-        var (account, key) = await AccountAsync(20m, new { enabled = true, threshold_usd = 5, amount_usd = 10, monthly_limit_usd = 25, mode = "internal" });
+        // $20 of manual top-ups this month: were they counted, even the first $10 recharge would break the $24 limit.
+        var (account, key) = await AccountAsync(20m, new { enabled = true, threshold_usd = 5, amount_usd = 10, monthly_limit_usd = 24, mode = "internal" });
         _gw.Upstream.Options.PromptTokens = 2_400_000; // 6,000,010 micro-USD a request
 
-        // Balance (USD, roughly): 20 → 14 → 8 → 2 +10 → 6 → 0 +10 → 4 (crossing; a third $10 would make $30 > $25).
+        // Balance (USD, roughly): 20 → 14 → 8 → 2 +10 → 6 → 0 +10 → 4 (crossing; a third $10 would make $30 > $24, and the
+        // $4 left of the limit is below the $5 minimum top-up, so nothing is granted).
         for (var i = 0; i < 6; i++) Assert.Equal(HttpStatusCode.OK, (await _gw.ChatManyAsync(key, 1, maxTokens: 1))[0]);
 
         Assert.Equal(2, (await RechargeGrantsAsync(account)).Count);
@@ -91,6 +92,55 @@ public sealed class AutoRechargeTests(RedisServer redis) : IClassFixture<RedisSe
         var received = await _hooks.WaitForAsync(r => For(r, account, "/notify").Count() >= 3);
         Assert.Equal(["auto_recharge.limit_reached", "auto_recharge.succeeded", "auto_recharge.succeeded"],
             For(received, account, "/notify").Select(d => d.Type).Order(StringComparer.Ordinal));
+        await AssertLedgerSumsToBalanceAsync(account);
+    }
+
+    [Fact]
+    public async Task TargetBalance_100ConcurrentSettles_RechargeOnceToTheTarget()
+    {
+        var (account, key) = await AccountAsync(5.5m, new { enabled = true, threshold_usd = 5, target_balance_usd = 20, monthly_limit_usd = 100, mode = "internal" });
+
+        Assert.All(await _gw.ChatManyAsync(key, 100), s => Assert.Equal(HttpStatusCode.OK, s));
+
+        // The 50th debit takes $5.50 to $4.995: the recharge is what lifts that to $20, $15.005.
+        var grant = Assert.Single(await RechargeGrantsAsync(account));
+        Assert.Equal(15_005_000, grant.GetProperty("amount_micros").GetInt64());
+        Assert.Equal(20_000_000, grant.GetProperty("balance_micros").GetInt64());
+        Assert.Equal(5_500_000 + 15_005_000 - 100 * 10_100, await _gw.BalanceMicrosAsync(account));
+        var shown = (await _gw.GetAccountAsync(account)).GetProperty("auto_recharge");
+        Assert.Equal(20m, shown.GetProperty("target_balance_usd").GetDecimal());
+        Assert.Equal(15_005_000, shown.GetProperty("month_recharged_micros").GetInt64());
+        var received = await _hooks.WaitForAsync(r => For(r, account, "/notify").Any());
+        var data = Assert.Single(For(received, account, "/notify")).Json.GetProperty("data");
+        Assert.Equal(20m, data.GetProperty("target_balance_usd").GetDecimal());
+        await AssertLedgerSumsToBalanceAsync(account);
+    }
+
+    [Fact]
+    public async Task MonthlyRechargeLimit_GrantsOnlyTheRemainder_WhenItIsAtLeastTheMinimumTopUp()
+    {
+        var (account, key) = await AccountAsync(20m, new { enabled = true, threshold_usd = 5, amount_usd = 10, monthly_limit_usd = 25, mode = "internal" });
+        _gw.Upstream.Options.PromptTokens = 2_400_000; // 6,000,010 micro-USD a request
+
+        // Balance (USD, roughly): 20 → 14 → 8 → 2 +10 → 6 → 0 +10 → 4 (crossing: $10 would make $30 > $25; the $5 left is
+        // the minimum top-up, so $5 is granted) → 9.
+        for (var i = 0; i < 6; i++) Assert.Equal(HttpStatusCode.OK, (await _gw.ChatManyAsync(key, 1, maxTokens: 1))[0]);
+
+        Assert.Equal([10_000_000L, 10_000_000, 5_000_000], (await RechargeGrantsAsync(account)).Select(g => g.GetProperty("amount_micros").GetInt64()));
+        Assert.Equal(20_000_000 + 25_000_000 - 6 * 6_000_010, await _gw.BalanceMicrosAsync(account));
+        Assert.Equal(25_000_000, (await _gw.GetAccountAsync(account)).GetProperty("auto_recharge").GetProperty("month_recharged_micros").GetInt64());
+        var received = await _hooks.WaitForAsync(r => For(r, account, "/notify").Count() >= 3);
+        var notices = For(received, account, "/notify").ToList();
+        Assert.All(notices, n => Assert.Equal("auto_recharge.succeeded", n.Type));
+        var partial = Assert.Single(notices, n => n.Json.GetProperty("data").TryGetProperty("partial", out _)).Json.GetProperty("data");
+        Assert.Equal(5m, partial.GetProperty("amount_usd").GetDecimal());
+        Assert.Equal(10m, partial.GetProperty("requested_usd").GetDecimal());
+
+        // The limit is used up: the next crossing raises auto_recharge.limit_reached and grants nothing.
+        for (var i = 0; i < 1; i++) Assert.Equal(HttpStatusCode.OK, (await _gw.ChatManyAsync(key, 1, maxTokens: 1))[0]);
+        Assert.Equal(3, (await RechargeGrantsAsync(account)).Count);
+        received = await _hooks.WaitForAsync(r => For(r, account, "/notify").Count() >= 4);
+        Assert.Equal("auto_recharge.limit_reached", For(received, account, "/notify").Last().Type);
         await AssertLedgerSumsToBalanceAsync(account);
     }
 

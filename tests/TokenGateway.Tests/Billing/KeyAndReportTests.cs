@@ -59,6 +59,7 @@ public sealed class KeyAndReportTests(RedisServer redis) : IClassFixture<RedisSe
         Assert.Equal(429, refused!.Status);
         Assert.Contains("insufficient_quota", refused.Message);
         Assert.Contains("API key's monthly budget", refused.Message);
+        Assert.Contains("api_key_spend_limit_exceeded", refused.Message);
         Assert.Equal(10_000_000 - 4 * 1003, await _gw.BalanceMicrosAsync(account));
     }
 

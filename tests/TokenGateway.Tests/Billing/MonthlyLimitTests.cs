@@ -61,7 +61,9 @@ public sealed class MonthlyLimitTests(RedisServer redis) : IClassFixture<RedisSe
         using var refused = await _gw.PostAsync(key, "/v1/chat/completions", """{"model":"gpt-4o","max_tokens":1000,"messages":[{"role":"user","content":"go"}]}""");
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
         var error = (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error");
-        Assert.Equal("insufficient_quota", error.GetProperty("code").GetString());
+        Assert.Equal("organization_spend_limit_exceeded", error.GetProperty("code").GetString());
+        Assert.Equal("insufficient_quota", error.GetProperty("type").GetString());
+        Assert.Equal("false", refused.Headers.GetValues("x-should-retry").Single());
         Assert.Contains("monthly hard limit", error.GetProperty("message").GetString());
 
         _clock.SetUtcNow(new DateTimeOffset(2026, 12, 1, 0, 0, 1, TimeSpan.Zero));

@@ -129,7 +129,7 @@ public sealed class RetentionTests(RedisServer redis) : IClassFixture<RedisServe
         var day = TimeSpan.FromDays(1);
         Task<SettleResult> Settle(string requestId, DateTimeOffset now) =>
             new SettleScript(account, requestId, now, new Charge(1000, []), keyId, "gpt-4o", TimeSpan.FromDays(365), day, day, TimeSpan.FromHours(1),
-                new TokenUsage(10, 0, 20)).RunAsync(Db);
+                5_000_000, new TokenUsage(10, 0, 20)).RunAsync(Db);
         // A replica ten days ahead settles, then sweeps twenty days ahead: the stream is empty but remembers its last id.
         await Settle("req_ahead", Start.AddDays(10));
         await new SweepScript(account, Start.AddDays(20), 100, day).RunAsync(Db);

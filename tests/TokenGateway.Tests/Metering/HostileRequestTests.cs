@@ -168,8 +168,8 @@ public sealed class HostileRequestTests(HostileGateway fixture) : IClassFixture<
         Bad("model of a megabyte", U($$"""{"model":"gpt-4o-mini{{new string('x', 1_000_000)}}",{{Msgs}}}"""), "model_not_priced"),
         Bad("embedding model on chat", U($$"""{"model":"text-embedding-3-small",{{Msgs}}}"""), "model_not_priced"),
         // Quota: an explicit limit the balance cannot pay for
-        new("unaffordable max_tokens", "valid", "POST", Chat, U($$"""{"model":"o1-pro",{{Msgs}},"max_tokens":100000}"""), "application/json", (HttpStatusCode)429, "insufficient_quota"),
-        new("unaffordable n", "valid", "POST", Chat, U($$"""{"model":"o1-pro",{{Msgs}},"max_tokens":1000,"n":128}"""), "application/json", (HttpStatusCode)429, "insufficient_quota"),
+        new("unaffordable max_tokens", "valid", "POST", Chat, U($$"""{"model":"o1-pro",{{Msgs}},"max_tokens":100000}"""), "application/json", (HttpStatusCode)429, "credit_balance_exhausted"),
+        new("unaffordable n", "valid", "POST", Chat, U($$"""{"model":"o1-pro",{{Msgs}},"max_tokens":1000,"n":128}"""), "application/json", (HttpStatusCode)429, "credit_balance_exhausted"),
     ];
 
     public static TheoryData<string> Names() => [.. All.Select(c => c.Name)];

@@ -134,7 +134,7 @@ public sealed class MeteredProxyTests(RedisServer redis) : IClassFixture<RedisSe
         Assert.False(raw.Headers.TryGetValue("Retry-After", out _));
         var error = JsonDocument.Parse(raw.Content.ToString()).RootElement.GetProperty("error");
         Assert.Equal("insufficient_quota", error.GetProperty("type").GetString());
-        Assert.Equal("insufficient_quota", error.GetProperty("code").GetString());
+        Assert.Equal("credit_balance_exhausted", error.GetProperty("code").GetString());
         Assert.Contains("https://billing.example.com/credits", error.GetProperty("message").GetString());
         Assert.Equal(0, await _gw.BalanceMicrosAsync(account));
     }

@@ -36,11 +36,12 @@ internal readonly record struct ReadAccountScript(string AccountId, DateTimeOffs
         long? Optional(string name) => fields.TryGetValue(name, out var v) && v.Length > 0 ? Long(v) : null;
         var month = BillingScripts.Month(Now);
         var autoRecharge = fields.ContainsKey("ar_mode")
-            ? new AutoRechargeSettings(fields["ar_enabled"] == "1", Field("ar_threshold"), Field("ar_amount"), Field("ar_limit"), fields["ar_mode"])
+            ? new AutoRechargeSettings(fields["ar_enabled"] == "1", Field("ar_threshold"), Field("ar_amount"), Field("ar_limit"), fields["ar_mode"], Optional("ar_target"))
             : null;
         return new AccountSnapshot(AccountId, fields.GetValueOrDefault("name", ""), Field("balance"), Field("held"),
             Field("spend:" + month), Optional("hard_limit"), Optional("soft_limit"), autoRecharge, Field("ar_month:" + month),
-            [.. grants.OrderBy(g => g.ExpiresAt)]);
+            [.. grants.OrderBy(g => g.ExpiresAt)],
+            new AlertSettings(AlertSettings.ParsePercentages(fields.GetValueOrDefault("alerts")), Optional("low_balance")));
     }
 
     private static long Long(string value) => long.Parse(value, CultureInfo.InvariantCulture);

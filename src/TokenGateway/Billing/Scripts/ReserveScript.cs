@@ -29,7 +29,7 @@ internal readonly record struct ReserveScript(
         ]));
     }
 
-    /// <summary>{0, hold, output tokens granted} | {1} bad key | {2} model not allowed | {3, limit, room, needed}.</summary>
+    /// <summary>{0, hold, output tokens granted} | {1} bad key or archived project | {2} model not allowed | {3, limit, room, needed, project}.</summary>
     private static ReserveResult Decode(RedisResult reply)
     {
         var r = (RedisResult[])reply!;
@@ -38,7 +38,7 @@ internal readonly record struct ReserveScript(
             0 => new ReserveResult(ReserveStatus.Reserved, HoldMicros: (long)r[1], GrantedOutputTokens: (int)r[2]),
             1 => new ReserveResult(ReserveStatus.InvalidKey),
             2 => new ReserveResult(ReserveStatus.ModelNotAllowed),
-            3 => new ReserveResult(ReserveStatus.InsufficientQuota, Limit: ParseLimit((string?)r[1]), RoomMicros: (long)r[2], NeededMicros: (long)r[3]),
+            3 => new ReserveResult(ReserveStatus.InsufficientQuota, Limit: ParseLimit((string?)r[1]), RoomMicros: (long)r[2], NeededMicros: (long)r[3], ProjectId: (string?)r[4]),
             var status => throw new InvalidOperationException($"reserve.lua returned an unknown status {status}."),
         };
     }
@@ -48,6 +48,7 @@ internal readonly record struct ReserveScript(
         "balance" => QuotaLimit.Balance,
         "hard_limit" => QuotaLimit.HardLimit,
         "key_budget" => QuotaLimit.KeyBudget,
+        "project_limit" => QuotaLimit.ProjectLimit,
         _ => throw new InvalidOperationException($"reserve.lua refused for an unknown limit '{limit}'."),
     };
 }

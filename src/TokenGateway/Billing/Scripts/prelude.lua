@@ -62,17 +62,22 @@ local function emit(now, id, kind, data)
   end
 end
 
--- A hold is removed together with its share of the account's and the key's held amounts.
+-- A hold is removed together with its share of the account's, the key's and the project's held amounts.
+-- Its value is amount|key id|project (a hold placed before projects existed has no project part).
 local function drop_hold(id)
   local h = redis.call('HGET', holds, id)
   redis.call('ZREM', hold_exp, id)
   if not h then
     return 0
   end
-  local amount, key_id = split_hold(h)
+  local amount, owner = split_hold(h)
+  local key_id, project = string.match(owner, '^([^|]*)|?(.*)$')
   redis.call('HDEL', holds, id, 'used:' .. id)
   redis.call('HINCRBY', acct, 'held', -amount)
   redis.call('HINCRBY', acct, 'kheld:' .. key_id, -amount)
+  if project ~= '' then
+    redis.call('HINCRBY', acct, 'pheld:' .. project, -amount)
+  end
   return amount
 end
 
@@ -119,7 +124,11 @@ end
 -- stays >= -overdraft. A hold without a record (its replica died before the first heartbeat) is released, as before.
 -- The settled marker is written too: a settle that comes after all (from a replica cut off from Redis) charges only
 -- what the lease's charge left out (settle.lua), and a replay of it nothing more.
-local function charge_lease(now, id, key_id, amount, used)
+local function charge_lease(now, id, owner, amount, used)
+  local key_id, project = string.match(owner, '^([^|]*)|?(.*)$')
+  if project == '' then
+    project = 'default'
+  end
   local u = cjson.decode(used)
   local cost = math.min(tonumber(u.cost), amount)
   -- NOTE: not in KEYS (the id is known only here), but it carries the account's hash tag: the same slot, the same node.
@@ -130,7 +139,9 @@ local function charge_lease(now, id, key_id, amount, used)
   local balance = draw(cost)
   redis.call('HINCRBY', acct, 'spend:' .. u.month, cost)
   redis.call('HINCRBY', acct, 'kspend:' .. u.month .. ':' .. key_id, cost)
-  ledger_add(now, 'debit', -cost, balance, 'request_id', id, 'model', u.model, 'key_id', key_id, 'lease_expired', '1', unpack(u.fields))
+  redis.call('HINCRBY', acct, 'pspend:' .. u.month .. ':' .. project, cost)
+  ledger_add(now, 'debit', -cost, balance, 'request_id', id, 'model', u.model, 'key_id', key_id, 'project_id', project,
+    'lease_expired', '1', unpack(u.fields))
 end
 
 local function release_expired_holds(now)
@@ -140,8 +151,8 @@ local function release_expired_holds(now)
     local used = redis.call('HGET', holds, 'used:' .. id)
     local amount = drop_hold(id)
     if h and used then
-      local _, key_id = split_hold(h)
-      charge_lease(now, id, key_id, amount, used)
+      local _, owner = split_hold(h)
+      charge_lease(now, id, owner, amount, used)
     end
   end
 end

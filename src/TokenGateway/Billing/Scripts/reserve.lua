@@ -4,8 +4,10 @@
 -- (pico-USD per token), max output tokens, choices, explicit limit (1/0), minimum output tokens,
 -- overdraft, hold ttl ms, largest share of the room a request without an explicit limit may hold
 -- (parts per million).
--- Returns {0, hold, output tokens granted} | {1} bad key | {2} model not allowed
---       | {3, limit, room, needed} insufficient quota.
+-- The key's project (its hash's `project`, `default` when absent) has a monthly hard limit and its holds counted like the
+-- account's (fields phard:, pspend:<month>:, pheld: of the account hash), so the invariant holds per project too.
+-- Returns {0, hold, output tokens granted} | {1} bad key (or its project archived) | {2} model not allowed
+--       | {3, limit, room, needed, project} insufficient quota.
 local key = KEYS[9]
 local sha, now, request_id, model, month, key_id = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local input_cost, out_pico, max_out, choices = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
@@ -29,14 +31,27 @@ if models and models ~= '' then
   end
 end
 
+local project = redis.call('HGET', key, 'project')
+if not project or project == '' then
+  project = 'default'
+end
+
 touch(now)
-local a = redis.call('HMGET', acct, 'balance', 'held', 'hard_limit', 'spend:' .. month, 'kheld:' .. key_id, 'kspend:' .. month .. ':' .. key_id)
+local a = redis.call('HMGET', acct, 'balance', 'held', 'hard_limit', 'spend:' .. month, 'kheld:' .. key_id, 'kspend:' .. month .. ':' .. key_id,
+  'pstatus:' .. project, 'phard:' .. project, 'pspend:' .. month .. ':' .. project, 'pheld:' .. project)
+if a[7] == 'archived' then
+  return {1}
+end
 local held = num(a[2])
--- room: what this request may still hold under the tightest of balance, hard limit and key budget.
+-- room: what this request may still hold under the tightest of balance, hard limit, project limit and key budget.
 local room, limit = num(a[1]) + overdraft - held, 'balance'
 if a[3] and a[3] ~= '' then
   local r = tonumber(a[3]) - num(a[4]) - held
   if r < room then room, limit = r, 'hard_limit' end
+end
+if a[8] and a[8] ~= '' then
+  local r = tonumber(a[8]) - num(a[9]) - num(a[10])
+  if r < room then room, limit = r, 'project_limit' end
 end
 if key_budget and key_budget ~= '' then
   local r = tonumber(key_budget) - num(a[6]) - num(a[5])
@@ -73,18 +88,19 @@ end
 local hold = input_cost + output_cost(granted)
 if hold > room then
   if explicit or out_pico == 0 or room <= input_cost then
-    return {3, limit, room, hold}
+    return {3, limit, room, hold, project}
   end
   -- No explicit limit: lower the output limit to what the room pays for.
   local t = affordable(room)
   if t < min_out then
-    return {3, limit, room, input_cost + output_cost(min_out)}
+    return {3, limit, room, input_cost + output_cost(min_out), project}
   end
   hold, granted = input_cost + output_cost(t), t
 end
 
-redis.call('HSET', holds, request_id, hold .. '|' .. key_id)
+redis.call('HSET', holds, request_id, hold .. '|' .. key_id .. '|' .. project)
 redis.call('ZADD', hold_exp, now + ttl, request_id)
 redis.call('HINCRBY', acct, 'held', hold)
 redis.call('HINCRBY', acct, 'kheld:' .. key_id, hold)
+redis.call('HINCRBY', acct, 'pheld:' .. project, hold)
 return {0, hold, granted}

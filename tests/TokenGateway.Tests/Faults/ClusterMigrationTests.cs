@@ -10,6 +10,7 @@ namespace TokenGateway.Tests.Faults;
 /// moved, Redis answers the account's scripts TRYAGAIN (or ASK). Reserves refused then are 503s; settles Redis refuses
 /// then wait in the settle journal and are replayed once the slot has moved: no served request is left uncharged.
 /// </summary>
+[Collection(SoloFaultCollection.Name)]
 public sealed class ClusterMigrationTests
 {
     [Fact]

@@ -12,6 +12,7 @@ namespace TokenGateway.Tests.Faults;
 /// in the settle journal and are replayed once it is back, each charged once; also when the gateway itself is stopped
 /// during the outage and a new one starts on the same journal directory.
 /// </summary>
+[Collection(SoloFaultCollection.Name)]
 public sealed class RedisKillTests
 {
     private const int Requests = 60;

@@ -12,6 +12,7 @@ namespace TokenGateway.Tests.Faults;
 /// are charged what the replica's last heartbeat recorded (not released for free). And a 5 s lease under 20 s streams
 /// never ends while they live: the heartbeat renews it, so the room they hold is never admitted twice.
 /// </summary>
+[Collection(SoloFaultCollection.Name)]
 public sealed class ReplicaKillTests(RedisServer redis) : IClassFixture<RedisServer>
 {
     private const int Streams = 20;

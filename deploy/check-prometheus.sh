@@ -89,6 +89,7 @@ TokenGateway__Upstream__BaseUrl="http://127.0.0.1:$mock_port" \
 TokenGateway__Upstream__ApiKey=sk-mock \
 TokenGateway__Admin__Token=$admin_token \
 TokenGateway__Telemetry__BalanceRefreshSeconds=1 \
+TokenGateway__Billing__SettleJournal__Directory="$work/settles" \
 ASPNETCORE_URLS="http://127.0.0.1:$gw_port" \
   dotnet "$app/TokenGateway.dll" >"$work/gateway.log" 2>&1 &
 pids+=($!)

@@ -39,11 +39,17 @@ internal sealed class BillingStore(RedisConnector redis, TimeProvider clock, IOp
             _options.Metering.MinimumOutputTokens, OverdraftMicros, TimeSpan.FromSeconds(_options.Metering.HoldTtlSeconds), _options.Metering.MaxHoldShare)
             .RunAsync(await redis.DatabaseAsync());
 
+    public DateTimeOffset Now => clock.GetUtcNow();
+
     /// <summary>Replaces the hold by the actual cost (0 releases it). Idempotent by request id.</summary>
-    public async Task<SettleResult> SettleAsync(SettleRequest s)
+    /// <param name="at">
+    /// When the request ended (default now): every attempt and every replay of one settle (see SettleJournal) is dated
+    /// the same, so its debit, if written, has a ledger id at or after that date.
+    /// </param>
+    public async Task<SettleResult> SettleAsync(SettleRequest s, DateTimeOffset? at = null)
     {
         var retention = _options.Billing.Retention;
-        var result = await new SettleScript(s.AccountId, s.RequestId, clock.GetUtcNow(), s.Charge, s.KeyId, s.Model, _options.Billing.GrantLifetime,
+        var result = await new SettleScript(s.AccountId, s.RequestId, at ?? clock.GetUtcNow(), s.Charge, s.KeyId, s.Model, _options.Billing.GrantLifetime,
                 retention.Ledger, retention.Usage, retention.SettleMarker(_options.Metering.HoldTtlSeconds), MinimumTopUpMicros, s.Usage)
             .RunAsync(await redis.DatabaseAsync());
         // Soft-limit and auto-recharge events this settle raised: delivered in the background, never on the hot path.
@@ -66,6 +72,13 @@ internal sealed class BillingStore(RedisConnector redis, TimeProvider clock, IOp
 
     public async Task<AccountSnapshot?> ReadAccountAsync(string accountId) =>
         await new ReadAccountScript(accountId, clock.GetUtcNow()).RunAsync(await redis.DatabaseAsync());
+
+    /// <summary>Renews the leases of this replica's in-flight requests of one account and records their consumption; returns how many were renewed.</summary>
+    public async Task<int> HeartbeatAsync(string accountId, IReadOnlyList<HeldConsumption> holds) =>
+        await new HeartbeatScript(accountId, clock.GetUtcNow(), TimeSpan.FromSeconds(_options.Metering.HoldTtlSeconds), holds).RunAsync(await redis.DatabaseAsync());
+
+    /// <summary>Lifetime of a settle's idempotency marker (Billing:Retention:SettleMarkerSeconds).</summary>
+    public TimeSpan SettledMarkerLifetime => _options.Billing.Retention.SettleMarker(_options.Metering.HoldTtlSeconds);
 
     /// <summary>Monthly limits; null removes a limit. False when the account does not exist.</summary>
     public Task<bool> SetLimitsAsync(string accountId, long? hardLimitMicros, long? softLimitMicros) =>

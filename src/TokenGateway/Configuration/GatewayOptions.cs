@@ -67,6 +67,23 @@ public sealed class BillingOptions
     public int SweepSeconds { get; set; } = 60;
     public WebhookOptions Webhooks { get; set; } = new();
     public RetentionOptions Retention { get; set; } = new();
+    public SettleJournalOptions SettleJournal { get; set; } = new();
+}
+
+/// <summary>
+/// The durable local queue of settles Redis could not take when their request ended (down, stalled, full, a slot
+/// moving): an append-only file per process, replayed in the background until Redis accepts each settle.
+/// </summary>
+public sealed class SettleJournalOptions
+{
+    /// <summary>
+    /// Directory of the journal files; created when missing. Must survive a restart of the process (a volume in k8s/):
+    /// a gateway replays on start-up what the files of stopped processes hold.
+    /// </summary>
+    public string Directory { get; set; } = Path.Combine(Path.GetTempPath(), "tokengateway", "settles");
+
+    /// <summary>How often queued settles are tried again while Redis refuses them.</summary>
+    public int ReplayMilliseconds { get; set; } = 1000;
 }
 
 /// <summary>
@@ -113,6 +130,11 @@ public sealed class MeteringOptions
     public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
     /// <summary>Lease of a hold: a hold whose request never settles is released after this.</summary>
     public int HoldTtlSeconds { get; set; } = 900;
+    /// <summary>
+    /// How often a replica renews the leases of its in-flight requests and records what each has consumed so far
+    /// (charged if its lease ever ends: the replica died). Must be well under <see cref="HoldTtlSeconds"/> (at most a third).
+    /// </summary>
+    public int HeartbeatSeconds { get; set; } = 5;
     /// <summary>Smallest output limit the gateway lowers a request to before refusing it.</summary>
     public int MinimumOutputTokens { get; set; } = 16;
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
+using TokenGateway.Billing;
 using TokenGateway.Metering;
 
 namespace TokenGateway.Configuration;
@@ -47,6 +48,11 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         // is the floor, see settle.lua.
         Check(retention.SettleMarkerSeconds is null || retention.SettleMarkerSeconds >= o.Metering.HoldTtlSeconds, "Billing:Retention:SettleMarkerSeconds",
             $"must be at least Metering:HoldTtlSeconds ({o.Metering.HoldTtlSeconds}), or empty for twice that.");
+        Check(o.Metering.HeartbeatSeconds > 0 && o.Metering.HeartbeatSeconds * 3 <= o.Metering.HoldTtlSeconds, "Metering:HeartbeatSeconds",
+            $"must be positive and at most a third of Metering:HoldTtlSeconds ({o.Metering.HoldTtlSeconds}), so that a live request's lease never ends.");
+        Check(o.Billing.SettleJournal.ReplayMilliseconds > 0, "Billing:SettleJournal:ReplayMilliseconds", "must be positive.");
+        if (SettleJournal.DirectoryProblem(o.Billing.SettleJournal.Directory) is { } journalProblem)
+            Check(false, "Billing:SettleJournal:Directory", journalProblem);
         Check(o.Metering.MaxRequestBodyBytes > 0, "Metering:MaxRequestBodyBytes", "must be positive.");
         Check(o.Metering.HoldTtlSeconds > 0, "Metering:HoldTtlSeconds", "must be positive.");
         Check(o.Metering.MinimumOutputTokens > 0, "Metering:MinimumOutputTokens", "must be positive.");

@@ -59,6 +59,11 @@ public static class GatewayApplication
         services.AddHttpClient(WebhookDelivery.HttpClientName, (sp, client) =>
             client.Timeout = TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Billing.Webhooks.TimeoutSeconds));
         services.AddHostedService<BillingSweep>();
+        services.AddSingleton<SettleJournal>();
+        services.AddHostedService<SettleReplay>();
+        services.AddSingleton<HoldHeartbeat>();
+        services.AddHostedService(sp => sp.GetRequiredService<HoldHeartbeat>());
+        services.AddSingleton<HoldServices>();
         services.AddSingleton<UsageReport>();
         services.AddSingleton<UpstreamForwarder>();
         services.AddSingleton<MeteredProxy>();

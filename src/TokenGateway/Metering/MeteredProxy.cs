@@ -17,7 +17,7 @@ namespace TokenGateway.Metering;
 /// <see cref="HeldRequest"/> that owns the hold. A request refused on the way gets one <see cref="Refusal"/>.
 /// </summary>
 internal sealed partial class MeteredProxy(
-    KeyStore keys, BillingStore billing, PricingCatalog pricing, UpstreamForwarder upstream,
+    KeyStore keys, BillingStore billing, HoldServices holds, PricingCatalog pricing, UpstreamForwarder upstream,
     GatewayMetrics metrics, IOptions<GatewayOptions> options, ILogger<MeteredProxy> logger)
 {
     private readonly GatewayOptions _options = options.Value;
@@ -64,7 +64,7 @@ internal sealed partial class MeteredProxy(
             await refusal!.WriteAsync(context, telemetry);
             return;
         }
-        await using var hold = new HeldRequest(billing, metrics, logger, admitted.Key.AccountId, admitted.Key.KeyId, requestId, admitted.Match.Label);
+        await using var hold = new HeldRequest(holds, logger, admitted.Key.AccountId, admitted.Key.KeyId, requestId, admitted.Match.Label);
         var forwarded = await ForwardAsync(context, admitted, reservation, hold, telemetry);
         var usage = MeasureUsage(context, admitted, reservation, forwarded, telemetry, requestId);
         if (usage is null && forwarded.Error != ForwarderError.None) await WriteForwardErrorAsync(context, forwarded.Error);
@@ -129,8 +129,9 @@ internal sealed partial class MeteredProxy(
             catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
             {
                 // NOTE: a reserve that timed out may still run once a stalled Redis answers again, and place a hold nobody
-                // settles: release it then. Sent after it on the same connection, the release runs after it.
-                HeldRequest.ReleaseInBackground(billing, metrics, logger, key.AccountId, key.KeyId, requestId);
+                // settles: release it then. Sent after it on the same connection, the release runs after it. A reserve Redis
+                // refused with an error (TRYAGAIN, OOM, a script error before its writes) placed nothing.
+                if (e is not StackExchange.Redis.RedisServerException) HeldRequest.ReleaseInBackground(holds, logger, key.AccountId, key.KeyId, requestId);
                 throw;
             }
         }
@@ -165,10 +166,15 @@ internal sealed partial class MeteredProxy(
             : new ObservingStream(clientBody, json.Feed);
         context.Response.Body = meter;
         // NOTE: from here the upstream may bill the request: whatever happens next, its input is charged at least.
-        hold.Fallback = () =>
+        var consumedInput = new Lazy<TokenUsage>(() => ConsumedInput(admitted, reservation));
+        hold.Fallback = () => (admitted.Match.Price.Cost(consumedInput.Value), consumedInput.Value);
+        // The heartbeat's record (charged if this replica dies): the input, and what the client received of the output.
+        hold.Consumed = () =>
         {
-            var input = ConsumedInput(admitted, reservation);
-            return (admitted.Match.Price.Cost(input), input);
+            var text = request.Stream ? events.OutputText : "";
+            var output = text.Length == 0 ? 0 : TiktokenTokenizer.CreateForModel(request.Model).CountTokens(text);
+            var used = consumedInput.Value with { Output = Math.Min(output, (long)granted * request.Choices) };
+            return (admitted.Match.Price.Cost(used), used);
         };
         ForwarderError error;
         try

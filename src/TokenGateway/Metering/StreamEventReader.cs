@@ -16,8 +16,14 @@ internal sealed class StreamEventReader(MeteredEndpoint endpoint)
 
     public TokenUsage? Usage => _usage.Usage;
 
-    /// <summary>Text of every delta streamed so far (all choices): what the client received.</summary>
-    public string OutputText => _output.ToString();
+    /// <summary>Text of every delta streamed so far (all choices): what the client received. Safe to read while the stream runs (the heartbeat does).</summary>
+    public string OutputText
+    {
+        get
+        {
+            lock (_output) return _output.ToString();
+        }
+    }
 
     /// <summary>Reads one complete event; returns true when it is a usage-only chunk (<c>choices: []</c>).</summary>
     public bool Read(ReadOnlySpan<byte> sseEvent)
@@ -27,7 +33,8 @@ internal sealed class StreamEventReader(MeteredEndpoint endpoint)
         _usage.ScanDocument(data);
         try
         {
-            return endpoint == MeteredEndpoint.Responses ? ReadResponsesEvent(data) : ReadChoicesChunk(data);
+            // NOTE: the lock only guards _output against the heartbeat's read of OutputText.
+            lock (_output) return endpoint == MeteredEndpoint.Responses ? ReadResponsesEvent(data) : ReadChoicesChunk(data);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {

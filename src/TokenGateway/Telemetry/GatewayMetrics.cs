@@ -26,6 +26,8 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _redisErrors;
     private readonly Counter<long> _billingNotifications;
     private readonly Counter<long> _holdOverruns;
+    private readonly Counter<long> _settlesQueued;
+    private readonly Counter<long> _settlesReplayed;
     private readonly Histogram<long> _genAiTokens;
 
     public GatewayMetrics(IMeterFactory meterFactory, AccountBalances balances)
@@ -42,6 +44,10 @@ internal sealed class GatewayMetrics
             "Billing events raised (soft limit crossed, auto-recharge requested/succeeded/failed/limit reached), by account and kind.");
         _holdOverruns = meter.CreateCounter<long>("tokengateway.hold.overruns", "{request}",
             "Requests the upstream billed beyond their hold (more input than its bound, or a cost above it): charged in full, and a hold rule to fix.");
+        _settlesQueued = meter.CreateCounter<long>("tokengateway.settles.queued", "{settle}",
+            "Settles and releases Redis could not take when their request ended, written to the local settle journal.");
+        _settlesReplayed = meter.CreateCounter<long>("tokengateway.settles.replayed", "{settle}",
+            "Settles of the local settle journal Redis has since accepted (queued minus replayed is what is still waiting).");
         meter.CreateObservableGauge("tokengateway.balance", balances.Balances, "usd", "Account balance as stored in Redis (refreshed every few seconds; the same on every replica).");
         meter.CreateObservableGauge("tokengateway.held", balances.Held, "usd", "Amount held by in-flight requests of the account, as stored in Redis.");
         ReserveDuration = Seconds(meter, "tokengateway.reserve.duration", FastSeconds, "Duration of the reserve script (one Redis round trip).");
@@ -74,6 +80,11 @@ internal sealed class GatewayMetrics
     /// <summary>A request billed beyond its hold (see MeteredProxy.CheckHold).</summary>
     public void HoldOverrun(string account, string model) =>
         _holdOverruns.Add(1, new TagList { { "account", account }, { "model", model } });
+
+    /// <summary>A settle (or release) written to the settle journal; <paramref name="operation"/> is settle or release.</summary>
+    public void SettleQueued(string operation) => _settlesQueued.Add(1, new KeyValuePair<string, object?>("operation", operation));
+
+    public void SettleReplayed() => _settlesReplayed.Add(1);
 
     public void RedisError(string operation) => _redisErrors.Add(1, new KeyValuePair<string, object?>("operation", operation));
 

@@ -17,7 +17,7 @@ public sealed class BillingScriptsTests(RedisServer redis) : IClassFixture<Redis
             .Where(n => n != "prelude")
             .ToList();
 
-        Assert.Equal(9, embedded.Count);
+        Assert.Equal(10, embedded.Count);
         Assert.Equal(embedded.Select(BillingScripts.Load).Order(StringComparer.Ordinal), BillingScripts.All.Order(StringComparer.Ordinal));
     }
 

@@ -1,6 +1,9 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json;
 using StackExchange.Redis;
+using TokenGateway.Billing;
+using TokenGateway.MockUpstream;
 using TokenGateway.Tests.Infrastructure;
 
 namespace TokenGateway.Tests.Faults;
@@ -62,5 +65,50 @@ public sealed class RedisFullTests(RedisServer redis) : IClassFixture<RedisServe
         Assert.Equal(0, await gw.HeldMicrosAsync(account));
         Assert.Equal(HttpStatusCode.NotFound, (await gw.Admin.GetAsync("/admin/accounts/full-new")).StatusCode);
         (await gw.PostAsync(key, "/v1/chat/completions", Chat)).EnsureSuccessStatusCode();
+    }
+
+    [Fact]
+    public async Task RedisFullWhileRequestsAreUpstream_TheirSettlesAreQueued_AndChargedOnceMemoryIsRaised()
+    {
+        await using var gw = await GatewayHost.StartAsync(redis, upstream: new MockUpstreamOptions { Delay = TimeSpan.FromSeconds(1) });
+        var account = "fullsettle-" + Guid.NewGuid().ToString("N")[..8];
+        var key = await gw.FundedKeyAsync(account, 5m);
+        using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
+        var server = admin.GetServer(redis.Configuration);
+        var db = admin.GetDatabase();
+        using var client = ChatLoad.Client(gw.BaseUrl);
+        var before = gw.Upstream.Requests.Count;
+        var inFlight = Task.WhenAll(Enumerable.Range(0, 30).Select(_ => ChatLoad.SendAsync(client, key)));
+        Assert.True(await ChatLoad.EventuallyAsync(() => Task.FromResult(gw.Upstream.Requests.Count - before == 30), TimeSpan.FromSeconds(20)));
+        (HttpStatusCode Status, string? RequestId)[] served;
+        var journal = gw.Services.GetRequiredService<SettleJournal>();
+        try
+        {
+            // Full while the 30 are upstream: their settles are refused with OOM.
+            var filler = new string('x', 100_000);
+            for (var i = 0; i < 20; i++) await db.StringSetAsync($"fullsettle:{i}", filler);
+            var used = long.Parse((await server.InfoAsync("memory")).SelectMany(g => g).First(kv => kv.Key == "used_memory").Value);
+            await server.ConfigSetAsync("maxmemory-policy", "noeviction");
+            await server.ConfigSetAsync("maxmemory", (used - 1_000_000).ToString());
+
+            served = await inFlight;
+            Assert.All(served, r => Assert.Equal(HttpStatusCode.OK, r.Status));
+            Assert.Equal(30, journal.PendingCount);
+            // Meanwhile new requests are refused as a full store, not an unreachable one.
+            var refused = await ChatLoad.SendAsync(client, key);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.Status);
+            using var r = await gw.PostAsync(key, "/v1/chat/completions", Chat);
+            Assert.Equal("billing_store_full", JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("code").GetString());
+            // Still queued a few replay rounds later: nothing is dropped while Redis refuses.
+            await Task.Delay(2500);
+            Assert.Equal(30, journal.PendingCount);
+        }
+        finally
+        {
+            await server.ConfigSetAsync("maxmemory", "0");
+            for (var i = 0; i < 20; i++) await db.KeyDeleteAsync($"fullsettle:{i}");
+        }
+        Assert.True(await ChatLoad.EventuallyAsync(async () => journal.PendingCount == 0 && await gw.HeldMicrosAsync(account) == 0, TimeSpan.FromSeconds(20)));
+        await BillingInvariant.AssertAsync(gw, account, 0, [.. served.Select(s => s.RequestId!)], _ => ChatLoad.ChatCostMicros);
     }
 }

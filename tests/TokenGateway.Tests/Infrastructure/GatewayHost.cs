@@ -26,6 +26,9 @@ public sealed class GatewayHost : IAsyncDisposable
     private WebApplication _app = null!;
     private string? _caFile;
     private bool _ownsUpstream = true;
+    private string? _journal;
+
+    public const string JournalSetting = "Billing:SettleJournal:Directory";
 
     public MockUpstreamServer Upstream { get; private set; } = null!;
     public string BaseUrl { get; private set; } = "";
@@ -41,7 +44,16 @@ public sealed class GatewayHost : IAsyncDisposable
     /// ignored): replicas of one deployment share it, and the caller disposes of it.
     /// </param>
     /// <param name="logs">Receives the gateway's logs (none are kept otherwise).</param>
-    public static async Task<GatewayHost> StartAsync(RedisServer redis, IDictionary<string, string>? settings = null, FakeTimeProvider? clock = null, MockUpstreamOptions? upstream = null, IEnumerable<string>? args = null,
+    public static Task<GatewayHost> StartAsync(RedisServer redis, IDictionary<string, string>? settings = null, FakeTimeProvider? clock = null, MockUpstreamOptions? upstream = null, IEnumerable<string>? args = null,
+        MockUpstreamServer? sharedUpstream = null, ILoggerProvider? logs = null) =>
+        StartAsync(redis.Configuration, settings, clock, upstream, args, sharedUpstream, logs);
+
+    /// <param name="redisConfiguration">A StackExchange.Redis configuration string (a restartable Redis, a cluster).</param>
+    /// <remarks>
+    /// Each host gets a settle journal directory of its own (removed afterwards), so that replicas and tests never replay
+    /// each other's settles, unless <c>Billing:SettleJournal:Directory</c> is given (a restarted gateway's, kept then).
+    /// </remarks>
+    public static async Task<GatewayHost> StartAsync(string redisConfiguration, IDictionary<string, string>? settings = null, FakeTimeProvider? clock = null, MockUpstreamOptions? upstream = null, IEnumerable<string>? args = null,
         MockUpstreamServer? sharedUpstream = null, ILoggerProvider? logs = null)
     {
         var host = new GatewayHost { Clock = clock, _ownsUpstream = sharedUpstream is null };
@@ -53,11 +65,16 @@ public sealed class GatewayHost : IAsyncDisposable
             ["Upstream:BaseUrl"] = host.Upstream.BaseUrl,
             ["Upstream:CaCertificateFile"] = host._caFile,
             ["Upstream:ApiKey"] = UpstreamKey,
-            ["Redis:Configuration"] = redis.Configuration,
+            ["Redis:Configuration"] = redisConfiguration,
             ["Admin:Token"] = AdminToken,
             ["Billing:Url"] = "https://billing.example.com/credits",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string>()) config[k] = v;
+        if (!config.ContainsKey(JournalSetting))
+        {
+            host._journal = Path.Combine(Path.GetTempPath(), $"tokengateway-journal-{Guid.NewGuid():N}");
+            config[JournalSetting] = host._journal;
+        }
         string[] commandLine = ["--urls", "http://127.0.0.1:0", .. config.Select(kv => $"--TokenGateway:{kv.Key}={kv.Value}"), .. args ?? []];
         try
         {
@@ -73,6 +90,7 @@ public sealed class GatewayHost : IAsyncDisposable
         {
             if (host._ownsUpstream) await host.Upstream.DisposeAsync();
             File.Delete(host._caFile);
+            host.DeleteJournal();
             throw;
         }
         host.BaseUrl = host._app.Urls.First().TrimEnd('/');
@@ -90,6 +108,12 @@ public sealed class GatewayHost : IAsyncDisposable
         await _app.DisposeAsync();
         if (_ownsUpstream) await Upstream.DisposeAsync();
         if (_caFile is not null) File.Delete(_caFile);
+        DeleteJournal();
+    }
+
+    private void DeleteJournal()
+    {
+        if (_journal is not null && Directory.Exists(_journal)) Directory.Delete(_journal, recursive: true);
     }
 
     /// <summary>The official OpenAI .NET SDK, pointed at the gateway the way a user would.</summary>

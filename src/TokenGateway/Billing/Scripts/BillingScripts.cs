@@ -14,7 +14,7 @@ internal static class BillingScripts
     public static IReadOnlyList<string> All =>
     [
         ReserveScript.Text, SettleScript.Text, AddGrantScript.Text, ReadAccountScript.Text,
-        KeyUsableScript.Text, SweepScript.Text, ClaimEventScript.Text, FinishEventScript.Text,
+        KeyUsableScript.Text, SweepScript.Text, ClaimEventScript.Text, FinishEventScript.Text, HeartbeatScript.Text,
         RequestCreditScript.Text,
     ];
 

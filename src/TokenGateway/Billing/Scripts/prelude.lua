@@ -72,21 +72,13 @@ local function drop_hold(id)
   end
   local amount, owner = split_hold(h)
   local key_id, project = string.match(owner, '^([^|]*)|?(.*)$')
-  redis.call('HDEL', holds, id)
+  redis.call('HDEL', holds, id, 'used:' .. id)
   redis.call('HINCRBY', acct, 'held', -amount)
   redis.call('HINCRBY', acct, 'kheld:' .. key_id, -amount)
   if project ~= '' then
     redis.call('HINCRBY', acct, 'pheld:' .. project, -amount)
   end
   return amount
-end
-
--- Holds are leases: a hold whose gateway died before settling is released once its lease ends.
-local function release_expired_holds(now)
-  local ids = redis.call('ZRANGEBYSCORE', hold_exp, '-inf', now, 'LIMIT', 0, 200)
-  for _, id in ipairs(ids) do
-    drop_hold(id)
-  end
 end
 
 -- What is left of an expired grant leaves the balance, with a ledger entry. Applied whenever the
@@ -123,6 +115,46 @@ local function draw(cost)
     end
   end
   return redis.call('HINCRBY', acct, 'balance', -cost)
+end
+
+-- Holds are leases, renewed by their replica's heartbeat (heartbeat.lua) while the request runs, so a lease that ends
+-- means the replica died (or lost Redis for longer than the lease). The hold is then charged what the last heartbeat
+-- recorded as consumed ('used:<id>' in the holds hash: input, output streamed so far, priced like a cut stream), with
+-- a debit entry like a settle's. Never more than the hold, which fitted in the room when it was placed: the balance
+-- stays >= -overdraft. A hold without a record (its replica died before the first heartbeat) is released, as before.
+-- The settled marker is written too: a settle that comes after all (from a replica cut off from Redis) charges only
+-- what the lease's charge left out (settle.lua), and a replay of it nothing more.
+local function charge_lease(now, id, owner, amount, used)
+  local key_id, project = string.match(owner, '^([^|]*)|?(.*)$')
+  if project == '' then
+    project = 'default'
+  end
+  local u = cjson.decode(used)
+  local cost = math.min(tonumber(u.cost), amount)
+  -- NOTE: not in KEYS (the id is known only here), but it carries the account's hash tag: the same slot, the same node.
+  redis.call('SET', acct .. ':settled:' .. id, 'lease:' .. int(cost), 'NX', 'PX', tonumber(u.marker_ms))
+  if cost <= 0 then
+    return
+  end
+  local balance = draw(cost)
+  redis.call('HINCRBY', acct, 'spend:' .. u.month, cost)
+  redis.call('HINCRBY', acct, 'kspend:' .. u.month .. ':' .. key_id, cost)
+  redis.call('HINCRBY', acct, 'pspend:' .. u.month .. ':' .. project, cost)
+  ledger_add(now, 'debit', -cost, balance, 'request_id', id, 'model', u.model, 'key_id', key_id, 'project_id', project,
+    'lease_expired', '1', unpack(u.fields))
+end
+
+local function release_expired_holds(now)
+  local ids = redis.call('ZRANGEBYSCORE', hold_exp, '-inf', now, 'LIMIT', 0, 200)
+  for _, id in ipairs(ids) do
+    local h = redis.call('HGET', holds, id)
+    local used = redis.call('HGET', holds, 'used:' .. id)
+    local amount = drop_hold(id)
+    if h and used then
+      local _, owner = split_hold(h)
+      charge_lease(now, id, owner, amount, used)
+    end
+  end
 end
 
 -- A grant. A negative balance is paid first from it: only the rest is left to draw from.

@@ -18,9 +18,17 @@ local ledger_pairs = tonumber(ARGV[14])
 -- lease, 30 min; never less than the lease) instead of a day: markers then weigh rate x 30 min, not rate x 24 h.
 -- Kept as its own string with a TTL rather than folded into the account: finding a request id in the ledger means a
 -- scan, and a hash field has no expiry of its own before Redis 7.4 (a hash plus an expiry zset costs as much).
--- A settle replayed after its marker is gone would charge again: whatever replays settles must do so within it.
+-- A settle replayed after its marker is gone would charge again: the settle journal's replay looks for its debit in
+-- the ledger first (Billing/SettleReplay.cs).
 if not redis.call('SET', KEYS[9], cost, 'NX', 'PX', marker_ttl) then
-  return {1, num(redis.call('HGET', acct, 'balance'))}
+  -- A hold charged at its lease's end (release_expired_holds: its replica was cut off for longer than the lease) is
+  -- charged here only what that charge left out; the marker then holds the full cost, so a replay adds nothing.
+  local leased = tonumber(string.match(redis.call('GET', KEYS[9]) or '', '^lease:(%d+)$') or '')
+  if not leased or cost <= leased then
+    return {1, num(redis.call('HGET', acct, 'balance'))}
+  end
+  redis.call('SET', KEYS[9], cost, 'PX', marker_ttl)
+  cost = cost - leased
 end
 drop_hold(request_id)
 touch(now)

@@ -43,7 +43,7 @@ public sealed class KeysModel : ConsolePageModel
             expiresAt = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
             if (expiresAt <= Service<TimeProvider>().GetUtcNow()) return await Invalid("The expiry must be in the future.");
         }
-        var (id, secret) = await Service<KeyStore>().CreateAsync(Account, name?.Trim() ?? "", allow, budgetMicros, expiresAt);
+        var (id, secret) = await Service<KeyStore>().CreateAsync(Account, name?.Trim() ?? "", allow, budgetMicros, expiresAt, Projects.ProjectStore.Default);
         (NewSecret, NewSecretKeyId) = (secret, id);
         Notice = $"Key {id} created. Copy its secret now: it is not shown again.";
         await LoadAsync();

@@ -7,6 +7,7 @@ using TokenGateway.Keys;
 using TokenGateway.Metering;
 using TokenGateway.Pricing;
 using TokenGateway.Projects;
+using TokenGateway.RateLimits;
 using TokenGateway.Redis;
 using TokenGateway.Telemetry;
 
@@ -48,6 +49,7 @@ public static class GatewayApplication
         services.AddSingleton<PricingCatalog>();
         services.AddSingleton<KeyStore>();
         services.AddSingleton<ProjectStore>();
+        services.AddSingleton<RateLimitStore>();
         services.AddSingleton<BillingStore>();
         services.AddSingleton<EventQueue>();
         services.AddSingleton<EventOutbox>();

@@ -26,6 +26,7 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _redisErrors;
     private readonly Counter<long> _billingNotifications;
     private readonly Counter<long> _holdOverruns;
+    private readonly Counter<long> _rateLimited;
     private readonly Histogram<long> _genAiTokens;
 
     public GatewayMetrics(IMeterFactory meterFactory, AccountBalances balances)
@@ -42,6 +43,8 @@ internal sealed class GatewayMetrics
             "Billing events raised (soft limit crossed, auto-recharge requested/succeeded/failed/limit reached), by account and kind.");
         _holdOverruns = meter.CreateCounter<long>("tokengateway.hold.overruns", "{request}",
             "Requests the upstream billed beyond their hold (more input than its bound, or a cost above it): charged in full, and a hold rule to fix.");
+        _rateLimited = meter.CreateCounter<long>("tokengateway.rate_limited", "{request}",
+            "Requests refused by a rate limit, by account, limit (rpm, tpm, rpd, in_flight) and scope (key, project, account).");
         meter.CreateObservableGauge("tokengateway.balance", balances.Balances, "usd", "Account balance as stored in Redis (refreshed every few seconds; the same on every replica).");
         meter.CreateObservableGauge("tokengateway.held", balances.Held, "usd", "Amount held by in-flight requests of the account, as stored in Redis.");
         ReserveDuration = Seconds(meter, "tokengateway.reserve.duration", FastSeconds, "Duration of the reserve script (one Redis round trip).");
@@ -56,7 +59,7 @@ internal sealed class GatewayMetrics
     /// <summary>The instruments labelled by account, whose series grow with the number of accounts.</summary>
     public static bool IsPerAccount(Instrument instrument) => instrument.Meter.Name == MeterName && instrument.Name is
         "tokengateway.tokens" or "tokengateway.cost" or "tokengateway.requests" or "tokengateway.billing.notifications"
-        or "tokengateway.hold.overruns" or "tokengateway.balance" or "tokengateway.held";
+        or "tokengateway.hold.overruns" or "tokengateway.rate_limited" or "tokengateway.balance" or "tokengateway.held";
 
     public Histogram<double> ReserveDuration { get; }
     public Histogram<double> SettleDuration { get; }
@@ -74,6 +77,10 @@ internal sealed class GatewayMetrics
     /// <summary>A request billed beyond its hold (see MeteredProxy.CheckHold).</summary>
     public void HoldOverrun(string account, string model) =>
         _holdOverruns.Add(1, new TagList { { "account", account }, { "model", model } });
+
+    /// <summary>A rate-limit 429. <paramref name="limit"/> and <paramref name="scope"/> are fixed names (RateLimitRefusal.Label, ScopeLabel).</summary>
+    public void RateLimited(string account, string limit, string scope) =>
+        _rateLimited.Add(1, new TagList { { "account", account }, { "limit", limit }, { "scope", scope } });
 
     public void RedisError(string operation) => _redisErrors.Add(1, new KeyValuePair<string, object?>("operation", operation));
 

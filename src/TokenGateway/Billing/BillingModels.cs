@@ -6,7 +6,7 @@ namespace TokenGateway.Billing;
 
 internal sealed record ReserveRequest(
     string AccountId, string KeyId, string KeySha, string RequestId, string Model,
-    long InputCostMicros, long OutputPicosPerToken, int MaxOutputTokens, int Choices, bool ExplicitOutputLimit, long InputTokenEstimate);
+    long InputCostMicros, long OutputPicosPerToken, int MaxOutputTokens, int Choices, bool ExplicitOutputLimit, long InputTokenEstimate = 0);
 
 internal enum ReserveStatus { Reserved, InvalidKey, ModelNotAllowed, InsufficientQuota, RateLimited }
 

@@ -16,7 +16,7 @@ internal readonly record struct ReserveScript(
     string AccountId,
     string KeySha, DateTimeOffset Now, string RequestId, string Model, string KeyId,
     long InputCostMicros, long OutputPicosPerToken, int MaxOutputTokens, int Choices, bool ExplicitOutputLimit,
-    int MinimumOutputTokens, long OverdraftMicros, TimeSpan HoldTtl, double MaxHoldShare, long InputTokenEstimate)
+    int MinimumOutputTokens, long OverdraftMicros, TimeSpan HoldTtl, double MaxHoldShare, long InputTokenEstimate = 0)
 {
     public static readonly string Text = BillingScripts.Load("reserve");
 

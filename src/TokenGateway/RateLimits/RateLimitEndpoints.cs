@@ -96,9 +96,14 @@ internal static class RateLimitEndpoints
     }, AdminJson.Options);
 }
 
-/// <summary>A PUT body; an unknown property (a typo such as "rmp") is refused rather than read as "no limit".</summary>
+/// <summary>
+/// A PUT body; an unknown property (a typo such as "rmp") is refused rather than read as "no limit", and a limit must be a
+/// JSON number (not "60", which the admin API's web defaults would otherwise read).
+/// </summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+[JsonNumberHandling(JsonNumberHandling.Strict)]
 internal sealed record RateLimitsBody(long? Rpm, long? Tpm, long? Rpd, long? MaxInFlight, Dictionary<string, ModelRateLimitsBody?>? Models);
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+[JsonNumberHandling(JsonNumberHandling.Strict)]
 internal sealed record ModelRateLimitsBody(long? Rpm, long? Tpm);

@@ -4,6 +4,7 @@ using TokenGateway.Configuration;
 using TokenGateway.Errors;
 using TokenGateway.Keys;
 using TokenGateway.Pricing;
+using TokenGateway.RateLimits;
 using TokenGateway.Telemetry;
 using TokenGateway.Tokenizers;
 using Yarp.ReverseProxy.Forwarder;
@@ -176,7 +177,7 @@ internal sealed partial class MeteredProxy(
             // client's, and replace the upstream's x-ratelimit-* (those of the provider account the whole gateway shares).
             context.Response.OnStarting(static state =>
             {
-                var (limits, response) = ((RateLimits.RateLimitHeaders, HttpResponse))state;
+                var (limits, response) = ((RateLimitHeaders, HttpResponse))state;
                 limits.Apply(response.Headers);
                 return Task.CompletedTask;
             }, (limits, context.Response));

@@ -12,8 +12,19 @@ internal sealed record RateLimitHeaders(long? LimitRequests, long RemainingReque
 {
     public bool Any => LimitRequests is not null || LimitTokens is not null;
 
+    private static readonly string[] Names =
+    [
+        "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+        "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens",
+    ];
+
+    /// <summary>
+    /// Sets the headers, after removing any set already there (the upstream's, of the provider account the whole gateway
+    /// shares: mixed with the gateway's they would describe neither).
+    /// </summary>
     public void Apply(IHeaderDictionary headers)
     {
+        foreach (var name in Names) headers.Remove(name);
         if (LimitRequests is long requests)
         {
             headers["x-ratelimit-limit-requests"] = requests.ToString(CultureInfo.InvariantCulture);

@@ -99,6 +99,31 @@ public sealed class RateLimitTests(RedisServer redis) : IClassFixture<RedisServe
     }
 
     [Fact]
+    public async Task StreamedResponse_CarriesTheHeadersToo_ReplacingTheUpstreams()
+    {
+        var (_, _, key) = await KeyAsync(new { rpm = 10 });
+        _gw.Upstream.Options.RateLimitHeaders = true;
+        using var r = await _gw.PostAsync(key, "/v1/chat/completions", """{"model":"gpt-4o-mini","stream":true,"max_tokens":100,"messages":[{"role":"user","content":"hi"}]}""");
+
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        Assert.Equal("text/event-stream", r.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("10", r.Headers.GetValues("x-ratelimit-limit-requests").Single());
+        Assert.Equal("9", r.Headers.GetValues("x-ratelimit-remaining-requests").Single());
+        Assert.Equal("6s", r.Headers.GetValues("x-ratelimit-reset-requests").Single());
+        // The upstream's set (its provider account's token limit) is not mixed in: no gateway token limit applies.
+        Assert.False(r.Headers.Contains("x-ratelimit-limit-tokens"));
+        _gw.Upstream.Options.RateLimitHeaders = false;
+
+        // Without a gateway limit, the upstream's pass through unchanged.
+        var (_, _, free) = await KeyAsync();
+        _gw.Upstream.Options.RateLimitHeaders = true;
+        using var passed = await _gw.PostAsync(free, "/v1/chat/completions", """{"model":"gpt-4o-mini","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}""");
+        _gw.Upstream.Options.RateLimitHeaders = false;
+        Assert.Equal("10000", passed.Headers.GetValues("x-ratelimit-limit-requests").Single());
+        Assert.Equal("30000000", passed.Headers.GetValues("x-ratelimit-limit-tokens").Single());
+    }
+
+    [Fact]
     public async Task Tpm_RemainingTokensDecreaseExactly_ByTheTokensUsed_OnceSettled()
     {
         var (_, _, key) = await KeyAsync(new { tpm = 100_000 });

@@ -126,7 +126,7 @@ public sealed class RateLimitTests(RedisServer redis) : IClassFixture<RedisServe
     [Fact]
     public async Task Tpm_RemainingTokensDecreaseExactly_ByTheTokensUsed_OnceSettled()
     {
-        var (_, _, key) = await KeyAsync(new { tpm = 100_000 });
+        var (account, keyId, key) = await KeyAsync(new { tpm = 100_000 });
         var chat = _gw.OpenAI(key).GetChatClient("gpt-4o-mini");
 
         var first = await chat.CompleteChatAsync([new UserChatMessage("hi")], MaxTokens(1000));
@@ -144,6 +144,11 @@ public sealed class RateLimitTests(RedisServer redis) : IClassFixture<RedisServe
         // 100 tokens used and the third's estimate in the window, at 0.6 ms a token: whole again in that time.
         Assert.Equal(RateLimitHeaders.Duration((long)Math.Ceiling((100 + estimate) * 0.6)), Header(third, "x-ratelimit-reset-tokens"));
         Assert.False(first.GetRawResponse().Headers.TryGetValue("x-ratelimit-limit-requests", out _));
+
+        // The state lives under the account's hash tag, and a settled request leaves no record of its own behind.
+        using var conn = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+        var fields = (await conn.GetDatabase().HashKeysAsync(new TokenGateway.Redis.AccountKeys(account).RateLimitState)).Select(f => (string)f!).ToList();
+        Assert.Equal([$"k:{keyId}:tpm"], fields);
     }
 
     [Fact]

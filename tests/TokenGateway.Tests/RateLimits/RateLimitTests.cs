@@ -206,6 +206,25 @@ public sealed class RateLimitTests(RedisServer redis) : IClassFixture<RedisServe
     }
 
     [Fact]
+    public async Task Rpd_RefusesForTheRestOfTheDaysWindow_WithAnHoursLongRetryAfter()
+    {
+        var (account, _, key) = await KeyAsync(accountLimits: new { rpd = 2, rpm = 100 });
+        var chat = _gw.OpenAI(key).GetChatClient("gpt-4o-mini");
+        var first = await chat.CompleteChatAsync([new UserChatMessage("hi")], MaxTokens(10));
+        Assert.Equal("2", Header(first, "x-ratelimit-limit-requests")); // the tightest: 1 of 2 a day left, not 99 of 100 a minute
+        Assert.Equal("1", Header(first, "x-ratelimit-remaining-requests"));
+        Assert.Equal("12h0m0s", Header(first, "x-ratelimit-reset-requests"));
+        await chat.CompleteChatAsync([new UserChatMessage("hi")], MaxTokens(10));
+
+        // 2 a day: one every 12 h. Both used at once, the third fits in 12 h.
+        var e = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("hi")], MaxTokens(10)));
+        var raw = e.GetRawResponse()!;
+        Assert.Equal("43200", Header(raw, "Retry-After"));
+        Assert.EndsWith($"in organization '{account}' on requests per day (RPD): Limit 2, Used 2, Requested 1. Please try again in 12h0m0s.",
+            JsonDocument.Parse(raw.Content.ToString()).RootElement.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
     public async Task Tpm_RequestLargerThanTheLimit_IsRefusedAsTooLarge_AndNotRetryable()
     {
         var (_, _, key) = await KeyAsync(new { tpm = 1000 });

@@ -128,7 +128,9 @@ new_key() { # ACCOUNT USD
   [ "$2" = 0 ] || admin -X POST "$gw/admin/accounts/$1/credits" -H "Idempotency-Key: seed-$1" -d "{\"amount_usd\": $2}" >/dev/null
   admin -X POST "$gw/admin/accounts/$1/keys" -d '{"name":"check"}' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).key))'
 }
-search=$(new_key search 20); support=$(new_key support 20); empty=$(new_key empty 0)
+search=$(new_key search 20); support=$(new_key support 20); empty=$(new_key empty 0); limited=$(new_key limited 20)
+# One request a minute for team "limited": its second request of a round is rate limited (rate_limited).
+admin -X PUT "$gw/admin/accounts/limited/rate-limits" -d '{"rpm":1}' >/dev/null
 
 chat='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello there"}]}'
 traffic() {
@@ -137,6 +139,8 @@ traffic() {
   expect 200 "$(call "$support" /v1/embeddings '{"model":"text-embedding-3-small","input":"hello"}')" "embeddings"
   expect 200 "$(call "$search" /v1/chat/completions '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hi"}]}')" "stream"
   expect 429 "$(call "$empty" /v1/chat/completions "$chat")" "empty balance"
+  call "$limited" /v1/chat/completions "$chat" >/dev/null
+  expect 429 "$(call "$limited" /v1/chat/completions "$chat")" "rate limit"
   expect 401 "$(call tg-not-a-key /v1/chat/completions "$chat")" "invalid key"
   expect 400 "$(call "$search" /v1/chat/completions '{not json')" "malformed body"
   expect 400 "$(call "$search" /v1/chat/completions '{"model":"no-such-model","messages":[]}')" "unpriced model"

@@ -38,6 +38,7 @@ const COUNTERS = [
   "tokengateway_cost_usd_total",
   "tokengateway_requests_total",
   "tokengateway_redis_errors_total",
+  "tokengateway_rate_limited_total",
 ];
 const GAUGES = ["tokengateway_balance_usd", "tokengateway_held_usd"];
 const HISTOGRAMS = [
@@ -60,11 +61,12 @@ const ACCOUNT_METRICS = new Set([
   "tokengateway_requests_total",
   "tokengateway_balance_usd",
   "tokengateway_held_usd",
+  "tokengateway_rate_limited_total",
 ]);
 const OUTCOMES = new Set([
   "ok", "insufficient_quota", "hard_limit", "key_budget", "project_limit", "invalid_key", "model_not_allowed",
   "invalid_request", "model_not_priced", "request_too_large", "upstream_error",
-  "billing_unavailable", "billing_store_full", "client_disconnected",
+  "billing_unavailable", "billing_store_full", "client_disconnected", "rate_limited",
 ]);
 const ALLOWED_VARS = new Set(["account", "__rate_interval", "__interval", "__range"]);
 const SUBSTITUTIONS = [

@@ -57,6 +57,9 @@ public sealed class MockUpstreamOptions
     /// <summary>Delay before answering (both modes).</summary>
     public TimeSpan Delay { get; set; }
 
+    /// <summary>Send OpenAI's x-ratelimit-* headers (of the provider account, fixed values) with every answer, as OpenAI does.</summary>
+    public bool RateLimitHeaders { get; set; }
+
     /// <summary>Compress the response with gzip when the request accepts it.</summary>
     public bool GzipWhenAccepted { get; set; } = true;
 }

@@ -171,6 +171,12 @@ public sealed class MockUpstreamServer : IAsyncDisposable
                 });
             }
             var o = Options;
+            if (o.RateLimitHeaders)
+            {
+                (string Name, string Value)[] limits = [("limit-requests", "10000"), ("remaining-requests", "9999"), ("reset-requests", "6ms"),
+                    ("limit-tokens", "30000000"), ("remaining-tokens", "29999000"), ("reset-tokens", "2ms")];
+                foreach (var (name, value) in limits) context.Response.Headers["x-ratelimit-" + name] = value;
+            }
             // NOTE: the x-mock-* request headers do per request what the options do for every request, for scripts
             // that drive a stand-alone mock through the gateway (which forwards them), e.g. deploy/check-prometheus.sh.
             var delay = o.Delay + TimeSpan.FromMilliseconds(HeaderInt(context, "x-mock-delay-ms") ?? 0);

@@ -9,6 +9,7 @@ using TokenGateway.Keys;
 using TokenGateway.Organization;
 using TokenGateway.Pricing;
 using TokenGateway.Projects;
+using TokenGateway.RateLimits;
 using TokenGateway.Redis;
 
 namespace TokenGateway.Admin;
@@ -53,6 +54,7 @@ internal static partial class AdminEndpoints
         admin.MapGet("/accounts/{id}/usage", GetUsage);
         admin.MapPut("/accounts/{id}/alerts", SetAlerts);
         admin.MapProjects();
+        admin.MapRateLimits();
         admin.MapCsvExports();
         // NOTE: any other path under /admin, or a known path with another method, answers as OpenAI's "Invalid URL" does
         // (404 in its error shape) rather than an empty 404 or 405; behind the admin token, so it reveals no routes.

@@ -1,13 +1,14 @@
 using TokenGateway.Metering;
 using TokenGateway.Pricing;
+using TokenGateway.RateLimits;
 
 namespace TokenGateway.Billing;
 
 internal sealed record ReserveRequest(
     string AccountId, string KeyId, string KeySha, string RequestId, string Model,
-    long InputCostMicros, long OutputPicosPerToken, int MaxOutputTokens, int Choices, bool ExplicitOutputLimit);
+    long InputCostMicros, long OutputPicosPerToken, int MaxOutputTokens, int Choices, bool ExplicitOutputLimit, long InputTokenEstimate = 0);
 
-internal enum ReserveStatus { Reserved, InvalidKey, ModelNotAllowed, InsufficientQuota }
+internal enum ReserveStatus { Reserved, InvalidKey, ModelNotAllowed, InsufficientQuota, RateLimited }
 
 /// <summary>
 /// The limit that refused a reserve: the credit balance (with the overdraft), the account's monthly hard limit, the
@@ -16,10 +17,12 @@ internal enum ReserveStatus { Reserved, InvalidKey, ModelNotAllowed, Insufficien
 internal enum QuotaLimit { Balance, HardLimit, KeyBudget, ProjectLimit }
 
 /// <param name="Limit">The limit that refused the request (<see cref="ReserveStatus.InsufficientQuota"/> only).</param>
-/// <param name="ProjectId">The key's project (<see cref="ReserveStatus.InsufficientQuota"/> only).</param>
+/// <param name="ProjectId">The key's project (<see cref="ReserveStatus.InsufficientQuota"/> and <see cref="ReserveStatus.RateLimited"/>).</param>
+/// <param name="RateLimits">The x-ratelimit headers of a reserved request (null when no rate limit applies to it).</param>
+/// <param name="RateLimited">The rate limit that refused the request (<see cref="ReserveStatus.RateLimited"/> only).</param>
 internal sealed record ReserveResult(
     ReserveStatus Status, long HoldMicros = 0, int GrantedOutputTokens = 0, QuotaLimit? Limit = null, long RoomMicros = 0, long NeededMicros = 0,
-    string? ProjectId = null);
+    string? ProjectId = null, RateLimitHeaders? RateLimits = null, RateLimitRefusal? RateLimited = null);
 
 /// <param name="Model">The priced model's label (a name from the pricing file), never the raw client string.</param>
 /// <param name="Usage">What was billed; default when nothing was (a released hold).</param>

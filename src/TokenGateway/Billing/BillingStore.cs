@@ -36,7 +36,8 @@ internal sealed class BillingStore(RedisConnector redis, TimeProvider clock, IOp
     public async Task<ReserveResult> ReserveAsync(ReserveRequest r) =>
         await new ReserveScript(r.AccountId, r.KeySha, clock.GetUtcNow(), r.RequestId, r.Model, r.KeyId,
             r.InputCostMicros, r.OutputPicosPerToken, r.MaxOutputTokens, r.Choices, r.ExplicitOutputLimit,
-            _options.Metering.MinimumOutputTokens, OverdraftMicros, TimeSpan.FromSeconds(_options.Metering.HoldTtlSeconds), _options.Metering.MaxHoldShare)
+            _options.Metering.MinimumOutputTokens, OverdraftMicros, TimeSpan.FromSeconds(_options.Metering.HoldTtlSeconds), _options.Metering.MaxHoldShare,
+            r.InputTokenEstimate)
             .RunAsync(await redis.DatabaseAsync());
 
     public DateTimeOffset Now => clock.GetUtcNow();

@@ -10,7 +10,9 @@ namespace TokenGateway.Errors;
 /// </summary>
 internal static class OpenAIError
 {
-    public static async Task WriteAsync(HttpContext context, int status, string type, string code, string message, string? param = null, int? retryAfterSeconds = null)
+    /// <param name="headers">Sets headers of this answer (the response's are cleared first).</param>
+    public static async Task WriteAsync(HttpContext context, int status, string type, string code, string message, string? param = null, int? retryAfterSeconds = null,
+        Action<IHeaderDictionary>? headers = null)
     {
         // NOTE: nobody is left to read an answer to a client that is gone, and a started response cannot change status.
         if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested) return;
@@ -23,6 +25,7 @@ internal static class OpenAIError
             context.Response.Headers["x-should-retry"] = "false";
         }
         if (retryAfterSeconds is int seconds) context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        headers?.Invoke(context.Response.Headers);
         await using var writer = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         writer.WriteStartObject();
         writer.WriteStartObject("error");

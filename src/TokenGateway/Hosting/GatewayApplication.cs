@@ -8,6 +8,7 @@ using TokenGateway.Keys;
 using TokenGateway.Metering;
 using TokenGateway.Pricing;
 using TokenGateway.Projects;
+using TokenGateway.RateLimits;
 using TokenGateway.Redis;
 using TokenGateway.Telemetry;
 
@@ -52,6 +53,7 @@ public static class GatewayApplication
         services.AddSingleton<AdminKeyStore>();
         services.AddSingleton<AdminPrincipals>();
         services.AddSingleton<CreditRequests>();
+        services.AddSingleton<RateLimitStore>();
         services.AddSingleton<BillingStore>();
         services.AddSingleton<EventQueue>();
         services.AddSingleton<EventOutbox>();

@@ -4,6 +4,7 @@ using TokenGateway.Configuration;
 using TokenGateway.Errors;
 using TokenGateway.Keys;
 using TokenGateway.Pricing;
+using TokenGateway.RateLimits;
 using TokenGateway.Telemetry;
 using TokenGateway.Tokenizers;
 using Yarp.ReverseProxy.Forwarder;
@@ -124,7 +125,7 @@ internal sealed partial class MeteredProxy(
             try
             {
                 result = await billing.ReserveAsync(new ReserveRequest(key.AccountId, key.KeyId, sha, requestId, request.Model,
-                    fixedMicros, outputPicos, maxOutput, request.Choices, request.MaxOutputTokens is not null));
+                    fixedMicros, outputPicos, maxOutput, request.Choices, request.MaxOutputTokens is not null, TokensPerMinuteEstimate(inputBound)));
             }
             catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
             {
@@ -140,8 +141,23 @@ internal sealed partial class MeteredProxy(
             ReserveStatus.Reserved => (new Reservation(result, inputBound, maxOutput, tier), null),
             ReserveStatus.InvalidKey => (null, Refusal.InvalidKey),
             ReserveStatus.ModelNotAllowed => (null, Refusal.ModelNotAllowed(request.Model)),
+            ReserveStatus.RateLimited => (null, RateLimited(result, admitted)),
             _ => (null, Refusal.InsufficientQuota(result, key.AccountId, _options.Billing.Url)),
         };
+    }
+
+    /// <summary>
+    /// The input's share of what a request charges the tokens-per-minute limits at admission: an estimate, as OpenAI's is
+    /// (about 4 bytes of text a token), not the hold's bound (one token a byte), which would refuse a large prompt that
+    /// fits. The settle corrects the limits to the tokens used, so an estimate off either way is off only until then.
+    /// </summary>
+    private static long TokensPerMinuteEstimate(long inputBound) => (inputBound + 3) / 4;
+
+    private Refusal RateLimited(ReserveResult result, Admitted admitted)
+    {
+        var limit = result.RateLimited!;
+        metrics.RateLimited(admitted.Key.AccountId, limit.Label, limit.ScopeLabel);
+        return Refusal.RateLimited(limit, limit.Message(admitted.Request.Model, admitted.Key.AccountId, result.ProjectId ?? "", admitted.Key.KeyId));
     }
 
     /// <summary>Forwards with the output limit the hold pays for, the response read by a meter as it streams to the client.</summary>
@@ -156,6 +172,17 @@ internal sealed partial class MeteredProxy(
         context.Request.Body = new MemoryStream(body, writable: false);
         context.Request.ContentLength = body.Length;
         context.Response.Headers["x-tokengateway-request-id"] = hold.RequestId;
+        if (reservation.Result.RateLimits is { } limits)
+        {
+            // NOTE: set as the response starts, after YARP copied the upstream's headers: the gateway's limits are the
+            // client's, and replace the upstream's x-ratelimit-* (those of the provider account the whole gateway shares).
+            context.Response.OnStarting(static state =>
+            {
+                var (limits, response) = ((RateLimitHeaders, HttpResponse))state;
+                limits.Apply(response.Headers);
+                return Task.CompletedTask;
+            }, (limits, context.Response));
+        }
 
         var json = new JsonUsageScanner();
         var events = new StreamEventReader(request.Endpoint);

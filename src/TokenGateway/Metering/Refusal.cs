@@ -1,5 +1,6 @@
 using TokenGateway.Billing;
 using TokenGateway.Errors;
+using TokenGateway.RateLimits;
 using TokenGateway.Telemetry;
 
 namespace TokenGateway.Metering;
@@ -9,7 +10,8 @@ namespace TokenGateway.Metering;
 /// counted under (null: not a metered request, not counted), written in one place (<see cref="WriteAsync"/>).
 /// Nothing refused is reserved or forwarded.
 /// </summary>
-internal sealed record Refusal(int Status, string Type, string Code, string Message, string? Outcome, string? Param = null, string? Allow = null)
+internal sealed record Refusal(int Status, string Type, string Code, string Message, string? Outcome, string? Param = null, string? Allow = null,
+    RateLimitRefusal? RateLimit = null)
 {
     public static readonly Refusal InvalidKey = new(StatusCodes.Status401Unauthorized, "invalid_request_error", "invalid_api_key",
         OpenAIError.InvalidApiKeyMessage, RequestOutcome.InvalidKey);
@@ -46,11 +48,15 @@ internal sealed record Refusal(int Status, string Type, string Code, string Mess
         new(StatusCodes.Status429TooManyRequests, "insufficient_quota", QuotaMessages.Code(reservation.Limit),
             QuotaMessages.For(reservation, accountId, billingUrl), RequestOutcome.Refused(reservation.Limit));
 
+    /// <summary>429 <c>rate_limit_exceeded</c> (type <c>requests</c> or <c>tokens</c>): retryable, with Retry-After and the x-ratelimit headers.</summary>
+    public static Refusal RateLimited(RateLimitRefusal limit, string message) =>
+        new(StatusCodes.Status429TooManyRequests, limit.Type, "rate_limit_exceeded", message, RequestOutcome.RateLimited, RateLimit: limit);
+
     public Task WriteAsync(HttpContext context, RequestTelemetry telemetry)
     {
         telemetry.Outcome = Outcome;
         if (this == ClientGone) return Task.CompletedTask;
         if (Allow is not null) context.Response.Headers.Allow = Allow;
-        return OpenAIError.WriteAsync(context, Status, Type, Code, Message, Param);
+        return OpenAIError.WriteAsync(context, Status, Type, Code, Message, Param, headers: RateLimit is null ? null : RateLimit.Apply);
     }
 }

@@ -25,6 +25,8 @@ internal readonly record struct AccountKeys(string AccountId)
     public RedisKey UsageMinute(string yyyymmddhhmm) => Tag + ":usage_m:" + yyyymmddhhmm;
     /// <summary>Projects of the account: project id → <c>{"name","created_ms","archived_ms"}</c>. Their limits live in the account hash.</summary>
     public RedisKey Projects => Tag + ":projects";
+    /// <summary>Rate-limit state (GCRA buckets, requests in flight, what each request holds of them): ratelimit.lua names it from the account hash's key.</summary>
+    public RedisKey RateLimitState => Tag + ":rl";
     public RedisKey Idempotency(string idempotencyKey) => Tag + ":idem:" + idempotencyKey;
     /// <summary>A team admin's credit requests: request id → JSON (status pending, approved or refused).</summary>
     public RedisKey CreditRequests => Tag + ":credit_requests";

@@ -28,6 +28,7 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _holdOverruns;
     private readonly Counter<long> _settlesQueued;
     private readonly Counter<long> _settlesReplayed;
+    private readonly Counter<long> _rateLimited;
     private readonly Histogram<long> _genAiTokens;
 
     public GatewayMetrics(IMeterFactory meterFactory, AccountBalances balances)
@@ -48,6 +49,8 @@ internal sealed class GatewayMetrics
             "Settles and releases Redis could not take when their request ended, written to the local settle journal.");
         _settlesReplayed = meter.CreateCounter<long>("tokengateway.settles.replayed", "{settle}",
             "Settles of the local settle journal Redis has since accepted (queued minus replayed is what is still waiting).");
+        _rateLimited = meter.CreateCounter<long>("tokengateway.rate_limited", "{request}",
+            "Requests refused by a rate limit, by account, limit (rpm, tpm, rpd, in_flight) and scope (key, project, account).");
         meter.CreateObservableGauge("tokengateway.balance", balances.Balances, "usd", "Account balance as stored in Redis (refreshed every few seconds; the same on every replica).");
         meter.CreateObservableGauge("tokengateway.held", balances.Held, "usd", "Amount held by in-flight requests of the account, as stored in Redis.");
         ReserveDuration = Seconds(meter, "tokengateway.reserve.duration", FastSeconds, "Duration of the reserve script (one Redis round trip).");
@@ -62,7 +65,7 @@ internal sealed class GatewayMetrics
     /// <summary>The instruments labelled by account, whose series grow with the number of accounts.</summary>
     public static bool IsPerAccount(Instrument instrument) => instrument.Meter.Name == MeterName && instrument.Name is
         "tokengateway.tokens" or "tokengateway.cost" or "tokengateway.requests" or "tokengateway.billing.notifications"
-        or "tokengateway.hold.overruns" or "tokengateway.balance" or "tokengateway.held";
+        or "tokengateway.hold.overruns" or "tokengateway.rate_limited" or "tokengateway.balance" or "tokengateway.held";
 
     public Histogram<double> ReserveDuration { get; }
     public Histogram<double> SettleDuration { get; }
@@ -85,6 +88,10 @@ internal sealed class GatewayMetrics
     public void SettleQueued(string operation) => _settlesQueued.Add(1, new KeyValuePair<string, object?>("operation", operation));
 
     public void SettleReplayed() => _settlesReplayed.Add(1);
+
+    /// <summary>A rate-limit 429. <paramref name="limit"/> and <paramref name="scope"/> are fixed names (RateLimitRefusal.Label, ScopeLabel).</summary>
+    public void RateLimited(string account, string limit, string scope) =>
+        _rateLimited.Add(1, new TagList { { "account", account }, { "limit", limit }, { "scope", scope } });
 
     public void RedisError(string operation) => _redisErrors.Add(1, new KeyValuePair<string, object?>("operation", operation));
 

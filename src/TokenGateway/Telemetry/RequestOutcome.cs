@@ -10,6 +10,8 @@ internal static class RequestOutcome
     public const string HardLimit = "hard_limit";
     public const string KeyBudget = "key_budget";
     public const string ProjectLimit = "project_limit";
+    /// <summary>Refused by a rate limit (which one: <c>tokengateway_rate_limited_total</c>).</summary>
+    public const string RateLimited = "rate_limited";
     public const string InvalidKey = "invalid_key";
     public const string ModelNotAllowed = "model_not_allowed";
     public const string InvalidRequest = "invalid_request";

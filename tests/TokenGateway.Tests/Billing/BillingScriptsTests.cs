@@ -8,13 +8,13 @@ namespace TokenGateway.Tests.Billing;
 public sealed class BillingScriptsTests(RedisServer redis) : IClassFixture<RedisServer>
 {
     [Fact]
-    public void All_ListsEveryEmbeddedScript_ExceptThePrelude()
+    public void All_ListsEveryEmbeddedScript_ExceptThePreludes()
     {
         const string prefix = "TokenGateway.Billing.Scripts.";
         var embedded = typeof(BillingScripts).Assembly.GetManifestResourceNames()
             .Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && n.EndsWith(".lua", StringComparison.Ordinal))
             .Select(n => n[prefix.Length..^4])
-            .Where(n => n != "prelude")
+            .Where(n => n is not ("prelude" or "ratelimit"))
             .ToList();
 
         Assert.Equal(10, embedded.Count);

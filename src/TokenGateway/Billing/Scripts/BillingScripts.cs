@@ -18,8 +18,11 @@ internal static class BillingScripts
         RequestCreditScript.Text,
     ];
 
-    /// <summary>An embedded <c>Billing/Scripts/{name}.lua</c>, after prelude.lua (the account's keys and the shared functions).</summary>
-    public static string Load(string name) => Read("prelude") + "\n" + Read(name);
+    /// <summary>
+    /// An embedded <c>Billing/Scripts/{name}.lua</c>, after prelude.lua (the account's keys and the shared functions) and,
+    /// before both, ratelimit.lua (whose end of a request prelude's drop_hold calls, so it comes first).
+    /// </summary>
+    public static string Load(string name) => Read("ratelimit") + "\n" + Read("prelude") + "\n" + Read(name);
 
     /// <summary>The month (yyyymm, UTC) in the scripts' field names: monthly spend, limits and recharges.</summary>
     public static string Month(DateTimeOffset t) => t.UtcDateTime.ToString("yyyyMM", CultureInfo.InvariantCulture);

@@ -13,7 +13,8 @@ namespace TokenGateway.Billing.Scripts;
 /// retention of the ledger, the time left until the day's usage hash expires (<see cref="UsageRetention"/> after the end
 /// of the day of <see cref="Now"/>, UTC), the lifetime of the settled marker, the time left until the hour's and the
 /// minute's usage hashes expire (<see cref="UsageReport.HourRetention"/>, <see cref="UsageReport.MinuteRetention"/> after
-/// their end) and the minimum top-up (a partial auto-recharge is at least that); then the ledger fields of
+/// their end), the minimum top-up (a partial auto-recharge is at least that) and the tokens <see cref="Usage"/> counts (input +
+/// output: what the tokens-per-minute limits are corrected to, see ratelimit.lua); then the ledger fields of
 /// <see cref="Usage"/> and <see cref="Charge"/>, counted, and the usage-report counters (see <see cref="BilledDimensions"/>).
 /// KEYS[9] is this request's settled marker, KEYS[10] the day's usage hash, KEYS[11] the key's hash (its project),
 /// KEYS[12] and KEYS[13] the hour's and the minute's usage hashes.
@@ -38,7 +39,7 @@ internal readonly record struct SettleScript(
             (long)(BillingScripts.DayEnd(Now) + UsageRetention - Now).TotalMilliseconds, (long)SettledMarkerLifetime.TotalMilliseconds,
             (long)(hour.AddHours(1) + UsageReport.HourRetention - Now).TotalMilliseconds,
             (long)(minute.AddMinutes(1) + UsageReport.MinuteRetention - Now).TotalMilliseconds,
-            MinimumTopUpMicros,
+            MinimumTopUpMicros, Usage.Input + Usage.Output,
             ledger.Count / 2, .. ledger, .. BilledDimensions.Counters(Usage), .. BilledDimensions.LineItemCounters(Charge),
         ];
         return Decode(await db.ScriptEvaluateAsync(Text, keys.ScriptKeys(keys.Settled(RequestId), keys.UsageDay(BillingScripts.Day(Now)), keys.Key(KeyId),

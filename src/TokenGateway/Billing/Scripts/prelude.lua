@@ -62,9 +62,11 @@ local function emit(now, id, kind, data)
   end
 end
 
--- A hold is removed together with its share of the account's, the key's and the project's held amounts.
+-- A hold is removed together with its share of the account's, the key's and the project's held amounts, and of the
+-- rate limits (ratelimit.lua; a settle has ended that share already, with the tokens used).
 -- Its value is amount|key id|project (a hold placed before projects existed has no project part).
 local function drop_hold(id)
+  rl_finish(id)
   local h = redis.call('HGET', holds, id)
   redis.call('ZREM', hold_exp, id)
   if not h then

@@ -3,16 +3,21 @@
 -- ARGV: key sha, now ms, request id, model, month (yyyymm), key id, input cost, output price
 -- (pico-USD per token), max output tokens, choices, explicit limit (1/0), minimum output tokens,
 -- overdraft, hold ttl ms, largest share of the room a request without an explicit limit may hold
--- (parts per million).
+-- (parts per million), the input's token estimate for the tokens-per-minute limits.
 -- The key's project (its hash's `project`, `default` when absent) has a monthly hard limit and its holds counted like the
 -- account's (fields phard:, pspend:<month>:, pheld: of the account hash), so the invariant holds per project too.
--- Returns {0, hold, output tokens granted} | {1} bad key (or its project archived) | {2} model not allowed
---       | {3, limit, room, needed, project} insufficient quota.
+-- Rate limits (ratelimit.lua) are checked once the hold is known (a tokens-per-minute limit is charged the input estimate
+-- plus the output limit granted, times choices, as OpenAI does) and counted only with the hold: a refusal changes nothing.
+-- Returns {0, hold, output tokens granted, rate-limit headers…} | {1} bad key (or its project archived)
+--       | {2} model not allowed | {3, limit, room, needed, project} insufficient quota
+--       | {4, window, scope, limit, used, requested, wait ms, per model (1/0), project, rate-limit headers…} rate limited.
+-- The rate-limit headers: limit, remaining and reset (ms) of the tightest request limit, then of the tightest token limit
+-- (limit -1: none applies).
 local key = KEYS[9]
 local sha, now, request_id, model, month, key_id = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local input_cost, out_pico, max_out, choices = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local explicit, min_out, overdraft, ttl = ARGV[11] == '1', tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
-local share_ppm = tonumber(ARGV[15])
+local share_ppm, input_estimate = tonumber(ARGV[15]), tonumber(ARGV[16])
 
 local usable, models, key_budget = key_usable(key, sha, now)
 if not usable then
@@ -38,7 +43,8 @@ end
 
 touch(now)
 local a = redis.call('HMGET', acct, 'balance', 'held', 'hard_limit', 'spend:' .. month, 'kheld:' .. key_id, 'kspend:' .. month .. ':' .. key_id,
-  'pstatus:' .. project, 'phard:' .. project, 'pspend:' .. month .. ':' .. project, 'pheld:' .. project)
+  'pstatus:' .. project, 'phard:' .. project, 'pspend:' .. month .. ':' .. project, 'pheld:' .. project,
+  'rl:k:' .. key_id, 'rl:p:' .. project, 'rl:a')
 if a[7] == 'archived' then
   return {1}
 end
@@ -98,9 +104,16 @@ if hold > room then
   hold, granted = input_cost + output_cost(t), t
 end
 
+local rl = rl_admit(now, model, input_estimate + granted * choices, {{'key', 'k:' .. key_id, a[11]}, {'project', 'p:' .. project, a[12]}, {'account', 'a', a[13]}})
+if rl.refused then
+  local f = rl.refused
+  return {4, f.window, f.scope, f.limit, f.used, f.requested, math.ceil(f.wait), f.model and 1 or 0, project, unpack(rl.headers)}
+end
+
 redis.call('HSET', holds, request_id, hold .. '|' .. key_id .. '|' .. project)
 redis.call('ZADD', hold_exp, now + ttl, request_id)
 redis.call('HINCRBY', acct, 'held', hold)
 redis.call('HINCRBY', acct, 'kheld:' .. key_id, hold)
 redis.call('HINCRBY', acct, 'pheld:' .. project, hold)
-return {0, hold, granted}
+rl_commit(request_id, rl)
+return {0, hold, granted, unpack(rl.headers)}

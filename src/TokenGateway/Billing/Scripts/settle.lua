@@ -4,14 +4,15 @@
 -- key's hash (its `project`), KEYS[12] = the hour's usage hash, KEYS[13] = the minute's usage hash.
 -- ARGV: request id, now ms, cost, month (yyyymm), key id, model label, lifetime of an auto-recharge
 -- grant (ms), ledger retention (ms), time left until the day's usage hash expires (ms), lifetime of the settled
--- marker (ms), time left until the hour's and the minute's usage hashes expire (ms), minimum top-up (micro-USD), n;
+-- marker (ms), time left until the hour's and the minute's usage hashes expire (ms), minimum top-up (micro-USD), the
+-- tokens the request used (input + output, for the tokens-per-minute limits: see rl_finish), n;
 -- then n ledger field/value pairs (the billed dimensions, see BilledDimensions.cs); then usage-report metric/value
 -- pairs to the end (`li:<line item>` ones, the line items' pico-USD, go to the day's hash only).
 -- Returns {0, balance, emitted event ids...} settled | {1, balance} already settled.
 local request_id, now, cost, month, key_id, model = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
 local grant_lifetime, ledger_keep, usage_ttl = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local marker_ttl, hour_ttl, minute_ttl, min_topup = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
-local ledger_pairs = tonumber(ARGV[14])
+local used_tokens, ledger_pairs = tonumber(ARGV[14]), tonumber(ARGV[15])
 -- The marker makes the settle idempotent: the first settle of a request id writes it, a replay finds it and charges
 -- nothing. A replay is a settle sent again because its answer was lost (timeout, reset, failover): the gateway's own
 -- retries come within seconds. So the marker lives Billing:Retention:SettleMarkerSeconds (default twice the hold's
@@ -30,6 +31,7 @@ if not redis.call('SET', KEYS[9], cost, 'NX', 'PX', marker_ttl) then
   redis.call('SET', KEYS[9], cost, 'PX', marker_ttl)
   cost = cost - leased
 end
+rl_finish(request_id, used_tokens, now)
 drop_hold(request_id)
 touch(now)
 trim_ledger(now, ledger_keep)
@@ -44,9 +46,9 @@ local balance = draw(cost)
 local spend = redis.call('HINCRBY', acct, 'spend:' .. month, cost)
 redis.call('HINCRBY', acct, 'kspend:' .. month .. ':' .. key_id, cost)
 local pspend = redis.call('HINCRBY', acct, 'pspend:' .. month .. ':' .. project, cost)
-local counters_from = 15 + 2 * ledger_pairs
+local counters_from = 16 + 2 * ledger_pairs
 ledger_add(now, 'debit', -cost, balance, 'request_id', request_id, 'model', model, 'key_id', key_id, 'project_id', project,
-  unpack(ARGV, 15, counters_from - 1))
+  unpack(ARGV, 16, counters_from - 1))
 
 -- Usage counters, field model|key id|project|metric, in the day's, the hour's and the minute's hash (each written only
 -- with the dimensions used). Retention: a hash expires a fixed time after its period (the day's

@@ -11,8 +11,8 @@ namespace TokenGateway.Tests.BillingConsole;
 
 /// <summary>
 /// The billing console in a real headless Chromium against a real gateway, Redis, mock upstream and funding webhook,
-/// with every request outside the gateway's origin aborted (and asserted absent). Writes the screenshots of
-/// docs/console/.
+/// with every request outside the gateway's origin aborted (and asserted absent). Takes the screenshots of
+/// docs/console/ (written there only with TG_CONSOLE_SCREENSHOTS=1).
 /// </summary>
 public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrowser>
 {
@@ -268,11 +268,26 @@ public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrows
         Assert.Empty(unlabelled);
     }
 
+    /// <summary>
+    /// The page as a PNG: into docs/console/ (the README's screenshots) only when TG_CONSOLE_SCREENSHOTS=1, else into a
+    /// temporary directory, so a test run leaves the git tree clean.
+    /// </summary>
     private static async Task ScreenshotAsync(IPage page, string name)
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "TokenGateway.sln"))) dir = dir.Parent;
-        Assert.NotNull(dir);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(dir.FullName, "docs", "console", name + ".png"), FullPage = true });
+        string dir;
+        if (Environment.GetEnvironmentVariable("TG_CONSOLE_SCREENSHOTS") == "1")
+        {
+            var root = new DirectoryInfo(AppContext.BaseDirectory);
+            while (root is not null && !File.Exists(Path.Combine(root.FullName, "TokenGateway.sln"))) root = root.Parent;
+            Assert.NotNull(root);
+            dir = Path.Combine(root.FullName, "docs", "console");
+        }
+        else
+        {
+            dir = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "tokengateway-console-screenshots")).FullName;
+        }
+        var path = Path.Combine(dir, name + ".png");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        Assert.True(new FileInfo(path).Length > 0);
     }
 }

@@ -90,8 +90,11 @@ public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrows
         Assert.Equal(15m, autoRecharge.GetProperty("target_balance_usd").GetDecimal());
         Assert.Equal(5m, autoRecharge.GetProperty("amount_usd").GetDecimal());
 
-        // Threshold alerts and the low-balance alert, set from the overview and read back through the admin API; bad
+        // Usage limits, then threshold alerts and the low-balance alert, set from the overview and read back through the admin API; bad
         // input (as the admin API would refuse it) changes nothing.
+        await page.GetByLabel(new Regex("^Hard limit a month")).FillAsync("100");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save limits" }).ClickAsync();
+        await page.WaitForURLAsync("**/overview?done=limits");
         await page.GetByLabel(new Regex("^Alert at these percentages")).FillAsync("80, 50, 100");
         await page.GetByLabel(new Regex("^Alert when the balance falls below")).FillAsync("5");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save alerts" }).ClickAsync();
@@ -100,6 +103,8 @@ public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrows
         Assert.Equal([50, 80, 100], alerts.GetProperty("thresholds_percent").EnumerateArray().Select(e => e.GetInt32()));
         Assert.Equal(5m, alerts.GetProperty("low_balance_usd").GetDecimal());
         Assert.Equal("50, 80, 100", await page.GetByLabel(new Regex("^Alert at these percentages")).InputValueAsync());
+        Assert.Equal("An alert at 50 %, 80 %, 100 % of the hard limit ($100.00) this month; another when the balance falls below $5.00.",
+            await page.Locator("#alerts-status").InnerTextAsync());
         foreach (var bad in new[] { "50, 2000", "50, eighty", "-5" })
         {
             await page.GetByLabel(new Regex("^Alert at these percentages")).FillAsync(bad);

@@ -10,14 +10,22 @@ internal sealed record KeyRow(
     string Id, string Name, string Project, DateTimeOffset? CreatedAt, DateOnly? LastUsed, long? MonthlyLimitMicros, string Models,
     DateTimeOffset? ExpiresAt, string Status, DateTimeOffset? PreviousSecretUntil);
 
-/// <summary>One day's usage of one group (a model, a key; a project once keys have one).</summary>
+/// <summary>One day's usage of one group (a model, a project or a key).</summary>
 internal sealed record UsagePoint(DateOnly Day, string Group, long Requests, long InputTokens, long OutputTokens, long CostMicros);
 
 /// <summary>The reads the console's pages need beyond what the billing store offers: teams, keys, ledger pages, usage per day.</summary>
 internal sealed class ConsoleData(RedisConnector redis, BillingStore billing, UsageReport usage, TimeProvider clock)
 {
-    /// <summary>How usage can be split: the usage report's groupings. Projects come with keys that carry one: add "project" here.</summary>
-    public static readonly string[] UsageSplits = ["model", "key"];
+    /// <summary>How usage can be split: the usage report's groupings.</summary>
+    public static readonly string[] UsageSplits = ["model", "project", "key"];
+
+    /// <summary>The column a split's group is named by, on the page and in the CSV (the admin API's field names).</summary>
+    public static (string Heading, string CsvField) GroupColumn(string split) => split switch
+    {
+        "key" => ("Key id", "key_id"),
+        "project" => ("Project", "project_id"),
+        _ => ("Model", "model"),
+    };
 
     /// <summary>Ledger kinds the transactions page filters by; a recharge is a grant whose source is auto_recharge.</summary>
     public static readonly string[] LedgerKinds = ["grant", "debit", "expiry", "recharge", "adjustment"];

@@ -11,8 +11,8 @@ namespace TokenGateway.Tests.BillingConsole;
 
 /// <summary>
 /// The billing console in a real headless Chromium against a real gateway, Redis, mock upstream and funding webhook,
-/// with every request outside the gateway's origin aborted (and asserted absent). Writes the screenshots of
-/// docs/console/.
+/// with every request outside the gateway's origin aborted (and asserted absent). Takes the screenshots of
+/// docs/console/ (written there only with TG_CONSOLE_SCREENSHOTS=1).
 /// </summary>
 public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrowser>
 {
@@ -79,9 +79,54 @@ public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrows
         Assert.True(autoRecharge.GetProperty("enabled").GetBoolean());
         Assert.Equal(10_000_000m, autoRecharge.GetProperty("amount_usd").GetDecimal() * 1_000_000m);
 
+        // Auto-recharge to a target balance instead (the amount is then the minimum top-up, as in the admin API).
+        await page.GetByLabel("To a target balance").CheckAsync();
+        await page.GetByLabel(new Regex("^Target balance")).FillAsync("15");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save auto-recharge" }).ClickAsync();
+        await page.WaitForURLAsync("**/overview?done=auto_recharge");
+        Assert.StartsWith("On: when the balance falls below $2.00, recharge to a balance of $15.00", await page.Locator("#auto-recharge-status").InnerTextAsync());
+        Assert.True(await page.GetByLabel("To a target balance").IsCheckedAsync());
+        autoRecharge = (await fx.Gateway.GetAccountAsync("research")).GetProperty("auto_recharge");
+        Assert.Equal(15m, autoRecharge.GetProperty("target_balance_usd").GetDecimal());
+        Assert.Equal(5m, autoRecharge.GetProperty("amount_usd").GetDecimal());
+
+        // Usage limits, then threshold alerts and the low-balance alert, set from the overview and read back through the admin API; bad
+        // input (as the admin API would refuse it) changes nothing.
+        await page.GetByLabel(new Regex("^Hard limit a month")).FillAsync("100");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save limits" }).ClickAsync();
+        await page.WaitForURLAsync("**/overview?done=limits");
+        await page.GetByLabel(new Regex("^Alert at these percentages")).FillAsync("80, 50, 100");
+        await page.GetByLabel(new Regex("^Alert when the balance falls below")).FillAsync("5");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save alerts" }).ClickAsync();
+        await page.WaitForURLAsync("**/overview?done=alerts");
+        var alerts = (await fx.Gateway.GetAccountAsync("research")).GetProperty("alerts");
+        Assert.Equal([50, 80, 100], alerts.GetProperty("thresholds_percent").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(5m, alerts.GetProperty("low_balance_usd").GetDecimal());
+        Assert.Equal("50, 80, 100", await page.GetByLabel(new Regex("^Alert at these percentages")).InputValueAsync());
+        Assert.Equal("An alert at 50 %, 80 %, 100 % of the hard limit ($100.00) this month; another when the balance falls below $5.00.",
+            await page.Locator("#alerts-status").InnerTextAsync());
+        foreach (var bad in new[] { "50, 2000", "50, eighty", "-5" })
+        {
+            await page.GetByLabel(new Regex("^Alert at these percentages")).FillAsync(bad);
+            await page.GetByLabel(new Regex("^Alert when the balance falls below")).FillAsync("");
+            var refused = await page.RunAndWaitForResponseAsync(
+                () => page.GetByRole(AriaRole.Button, new() { Name = "Save alerts" }).ClickAsync(), r => r.Request.Method == "POST");
+            Assert.Equal(400, refused.Status);
+            Assert.Contains("whole percentages from 1 to 1000", await page.Locator("#form-error").InnerTextAsync(), StringComparison.Ordinal);
+        }
+        Assert.Equal(alerts.GetRawText(), (await fx.Gateway.GetAccountAsync("research")).GetProperty("alerts").GetRawText());
+
+        // A project with a hard limit of $1, and a key of the default project made through the admin API.
+        (await fx.Gateway.Admin.PostAsJsonAsync("/admin/accounts/research/projects", new { id = "ml", name = "Machine learning" })).EnsureSuccessStatusCode();
+        (await fx.Gateway.Admin.PutAsJsonAsync("/admin/accounts/research/projects/ml/limits", new { hard_limit_usd = 1m })).EnsureSuccessStatusCode();
+        var (_, batchSecret) = await fx.Gateway.CreateKeyAsync("research", new { name = "batch" });
+
         // A key, created from the console: its secret shown once, with a working copy button.
         await page.GetByRole(AriaRole.Link, new() { Name = "API keys" }).ClickAsync();
+        Assert.Equal(["default", "ml"], await page.Locator("#key-project option").EvaluateAllAsync<string[]>("os => os.map(o => o.value)"));
+        Assert.Equal("default", await page.GetByLabel("Project", new() { Exact = true }).InputValueAsync());
         await page.GetByLabel("Name", new() { Exact = true }).FillAsync("ci-bot");
+        await page.GetByLabel("Project", new() { Exact = true }).SelectOptionAsync("ml");
         await page.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
         var secret = await page.GetByLabel("Secret key (shown once)").InputValueAsync();
         Assert.StartsWith("tg-", secret, StringComparison.Ordinal);
@@ -90,26 +135,40 @@ public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrows
         await page.GotoAsync("/console/research/keys");
         Assert.DoesNotContain(secret, await page.ContentAsync(), StringComparison.Ordinal);
         var keyId = (await page.Locator("#keys tbody tr").First.GetAttributeAsync("id"))!["key-".Length..];
+        Assert.Equal("ml", await page.Locator($"#key-{keyId} td:nth-child(3)").InnerTextAsync());
+        Assert.Equal("default", await page.Locator("#keys tbody tr").Nth(1).Locator("td:nth-child(3)").InnerTextAsync());
 
         // Metered traffic through the gateway and the mock upstream, with that key.
         var chat = fx.Gateway.OpenAI(secret).GetChatClient("gpt-4o");
         for (var i = 0; i < 3; i++) await chat.CompleteChatAsync([new UserChatMessage("Hello")], new ChatCompletionOptions { MaxOutputTokenCount = 1000 });
-        const long spent = 3 * RequestCost; // $0.0303
+        await fx.Gateway.OpenAI(batchSecret).GetChatClient("gpt-4o").CompleteChatAsync([new UserChatMessage("Hello")], new ChatCompletionOptions { MaxOutputTokenCount = 1000 });
+        const long spent = 4 * RequestCost; // $0.0404: $0.0303 in project ml, $0.0101 in default
 
-        // Usage: the chart and the table show the exact spend, by model and by key.
+        // Usage: the chart and the table show the exact spend, by model, by project and by key.
         await page.GetByRole(AriaRole.Link, new() { Name = "Usage" }).ClickAsync();
         Assert.Equal(spent, await DataAsync(page, "#usage-table-total"));
         var row = page.Locator("#usage-table tbody tr");
         Assert.Equal(1, await row.CountAsync());
-        Assert.Contains("gpt-4o\t3\t120\t3,000\t$0.0303", await row.InnerTextAsync(), StringComparison.Ordinal);
-        Assert.EndsWith("gpt-4o: $0.0303", (await page.Locator("#spend-chart rect title").TextContentAsync())!, StringComparison.Ordinal);
-        Assert.EndsWith("gpt-4o: 3,120", (await page.Locator("#tokens-chart rect title").TextContentAsync())!, StringComparison.Ordinal);
+        Assert.Contains("gpt-4o\t4\t160\t4,000\t$0.0404", await row.InnerTextAsync(), StringComparison.Ordinal);
+        Assert.EndsWith("gpt-4o: $0.0404", (await page.Locator("#spend-chart rect title").TextContentAsync())!, StringComparison.Ordinal);
+        Assert.EndsWith("gpt-4o: 4,160", (await page.Locator("#tokens-chart rect title").TextContentAsync())!, StringComparison.Ordinal);
+        await AssertLabelledAsync(page);
+        await page.GetByLabel("Split by").SelectOptionAsync("project");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
+        await page.WaitForURLAsync("**by=project*");
+        Assert.Equal(["default\t1\t40\t1,000\t$0.0101", "ml\t3\t120\t3,000\t$0.0303"], WithoutDate(await row.AllInnerTextsAsync()));
+        Assert.Equal(spent, await DataAsync(page, "#usage-table-total"));
+        Assert.Equal("Project", await page.Locator("#usage-table thead th:nth-child(2)").InnerTextAsync());
+        Assert.Equal(2, await page.Locator("#spend-chart rect title").CountAsync());
         await AssertLabelledAsync(page);
         await ScreenshotAsync(page, "usage");
+        var projectCsv = await DownloadAsync(page, "#usage-csv");
+        Assert.StartsWith("date,project_id,", projectCsv[0], StringComparison.Ordinal);
+        Assert.Equal(3 * RequestCost, projectCsv.Skip(1).Where(l => l.Split(',')[1] == "ml").Sum(l => long.Parse(l.Split(',')[^1], CultureInfo.InvariantCulture)));
         await page.GetByLabel("Split by").SelectOptionAsync("key");
         await page.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
         await page.WaitForURLAsync("**by=key*");
-        Assert.Contains(keyId + "\t3", await row.InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Contains(WithoutDate(await row.AllInnerTextsAsync()), r => r.StartsWith(keyId + "\t3\t", StringComparison.Ordinal));
         Assert.Equal(spent, await DataAsync(page, "#usage-table-total"));
         var usageCsv = await DownloadAsync(page, "#usage-csv");
         Assert.Equal(spent, usageCsv.Skip(1).Sum(l => long.Parse(l.Split(',')[^1], CultureInfo.InvariantCulture)));
@@ -119,20 +178,27 @@ public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrows
         var balance = await DataAsync(page, "#balance");
         Assert.Equal(20_000_000 - spent, balance);
         Assert.Equal(spent, await DataAsync(page, "#month-spend"));
+        // The projects' month spend, the limited one as a meter against its hard limit.
+        Assert.Equal(3 * RequestCost, await DataAsync(page, "#project-ml .spend"));
+        Assert.Equal(RequestCost, await DataAsync(page, "#project-default .spend"));
+        Assert.Equal("30300", await page.Locator("#project-ml meter.hard").GetAttributeAsync("value"));
+        Assert.Equal("1000000", await page.Locator("#project-ml meter.hard").GetAttributeAsync("max"));
+        Assert.Equal(0, await page.Locator("#project-default meter").CountAsync());
+        await AssertLabelledAsync(page);
         await ScreenshotAsync(page, "overview");
 
-        // Transactions: the ledger's CSV sums to the balance; the debit filter shows the three requests.
+        // Transactions: the ledger's CSV sums to the balance; the debit filter shows the four requests.
         await page.GetByRole(AriaRole.Link, new() { Name = "Transactions" }).ClickAsync();
         await AssertLabelledAsync(page);
         await ScreenshotAsync(page, "transactions");
         var ledgerCsv = await DownloadAsync(page, "#ledger-csv");
         Assert.Equal("id,created_at,type,source,amount_usd,amount_micros,balance_micros,model,key_id,request_id,grant_id", ledgerCsv[0]);
-        Assert.Equal(4, ledgerCsv.Count - 1);
+        Assert.Equal(5, ledgerCsv.Count - 1);
         Assert.Equal(balance, ledgerCsv.Skip(1).Sum(l => long.Parse(l.Split(',')[5], CultureInfo.InvariantCulture)));
         await page.GetByLabel("Type").SelectOptionAsync("debit");
         await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
         await page.WaitForURLAsync("**type=debit*");
-        Assert.Equal(3, await page.Locator("#ledger tbody tr").CountAsync());
+        Assert.Equal(4, await page.Locator("#ledger tbody tr").CountAsync());
         Assert.All(await page.Locator("#ledger tbody tr td:nth-child(2)").AllInnerTextsAsync(), t => Assert.Equal("debit", t));
 
         // Rotate: a new secret, shown once, and the grace period of the previous one.
@@ -167,6 +233,8 @@ public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrows
         await fx.Gateway.CreateAccountAsync("design");
         await fx.Gateway.CreateAccountAsync("finance");
         await fx.Gateway.AddCreditsAsync("finance", 50m);
+        (await fx.Gateway.Admin.PostAsJsonAsync("/admin/accounts/design/projects", new { id = "web", name = "Website" })).EnsureSuccessStatusCode();
+        (await fx.Gateway.Admin.PostAsJsonAsync("/admin/accounts/finance/projects", new { id = "ledger", name = "Ledger" })).EnsureSuccessStatusCode();
         var created = await fx.Gateway.Admin.PostAsJsonAsync("/admin/accounts/design/admin-keys", new { name = "design lead" });
         var adminKey = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
         var foreign = new List<string>();
@@ -195,6 +263,17 @@ public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrows
             Assert.Equal(403, response!.Status);
             Assert.DoesNotContain("50.00", await page.ContentAsync(), StringComparison.Ordinal);
         }
+        // The key form offers this team's projects only; another team's project, forced into the form, is refused.
+        await page.GotoAsync("/console/design/keys");
+        Assert.Equal(["default", "web"], await page.Locator("#key-project option").EvaluateAllAsync<string[]>("os => os.map(o => o.value)"));
+        await page.Locator("#key-project").EvaluateAsync("s => s.add(new Option('Ledger', 'ledger'))");
+        await page.GetByLabel("Name", new() { Exact = true }).FillAsync("sneaky");
+        await page.GetByLabel("Project", new() { Exact = true }).SelectOptionAsync("ledger");
+        var refused = await page.RunAndWaitForResponseAsync(
+            () => page.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync(), r => r.Request.Method == "POST");
+        Assert.Equal(400, refused.Status);
+        Assert.Contains("active project of this team", await page.GetByRole(AriaRole.Alert).InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, await page.Locator("#keys tbody tr").CountAsync());
         await page.GotoAsync("/console");
         await page.WaitForURLAsync("**/console/design/overview");
 
@@ -238,6 +317,9 @@ public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrows
         Assert.Empty(foreign);
     }
 
+    /// <summary>Usage table rows without their first cell (the date, today's on the real clock).</summary>
+    private static List<string> WithoutDate(IEnumerable<string> rows) => [.. rows.Select(r => r[(r.IndexOf('\t', StringComparison.Ordinal) + 1)..]).Order(StringComparer.Ordinal)];
+
     private static async Task SignInAsync(IPage page, string token)
     {
         await page.GotoAsync("/console/signin");
@@ -268,11 +350,26 @@ public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrows
         Assert.Empty(unlabelled);
     }
 
+    /// <summary>
+    /// The page as a PNG: into docs/console/ (the README's screenshots) only when TG_CONSOLE_SCREENSHOTS=1, else into a
+    /// temporary directory, so a test run leaves the git tree clean.
+    /// </summary>
     private static async Task ScreenshotAsync(IPage page, string name)
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "TokenGateway.sln"))) dir = dir.Parent;
-        Assert.NotNull(dir);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(dir.FullName, "docs", "console", name + ".png"), FullPage = true });
+        string dir;
+        if (Environment.GetEnvironmentVariable("TG_CONSOLE_SCREENSHOTS") == "1")
+        {
+            var root = new DirectoryInfo(AppContext.BaseDirectory);
+            while (root is not null && !File.Exists(Path.Combine(root.FullName, "TokenGateway.sln"))) root = root.Parent;
+            Assert.NotNull(root);
+            dir = Path.Combine(root.FullName, "docs", "console");
+        }
+        else
+        {
+            dir = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "tokengateway-console-screenshots")).FullName;
+        }
+        var path = Path.Combine(dir, name + ".png");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        Assert.True(new FileInfo(path).Length > 0);
     }
 }

@@ -1,8 +1,10 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using TokenGateway.Admin;
 using TokenGateway.Configuration;
 using TokenGateway.Keys;
+using TokenGateway.Projects;
 
 namespace TokenGateway.BillingConsole.Pages;
 
@@ -10,6 +12,8 @@ namespace TokenGateway.BillingConsole.Pages;
 public sealed class KeysModel : ConsolePageModel
 {
     internal IReadOnlyList<KeyRow> Keys { get; private set; } = [];
+    /// <summary>The team's active projects, the ones a new key may join (<c>default</c> first).</summary>
+    internal IReadOnlyList<ProjectSnapshot> Projects { get; private set; } = [];
     public string? Error { get; private set; }
     public string? Notice { get; private set; }
     /// <summary>A secret just created or rotated: in this answer only, never stored, never shown again.</summary>
@@ -27,9 +31,11 @@ public sealed class KeysModel : ConsolePageModel
     {
         ViewData["Section"] = "keys";
         Keys = await Service<ConsoleData>().KeysAsync(Account);
+        Projects = [.. (await Service<ProjectStore>().ListAsync(Account, Service<TimeProvider>().GetUtcNow()) ?? []).Where(p => p.ArchivedAt is null)];
     }
 
-    public async Task<IActionResult> OnPostCreateAsync([FromForm] string? name, [FromForm] string? models, [FromForm] string? budget, [FromForm] string? expires)
+    public async Task<IActionResult> OnPostCreateAsync([FromForm] string? name, [FromForm] string? models, [FromForm] string? budget, [FromForm] string? expires,
+        [FromForm] string? project)
     {
         var allow = string.IsNullOrWhiteSpace(models) ? null : models.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         long? budgetMicros = null;
@@ -43,9 +49,13 @@ public sealed class KeysModel : ConsolePageModel
             expiresAt = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
             if (expiresAt <= Service<TimeProvider>().GetUtcNow()) return await Invalid("The expiry must be in the future.");
         }
-        var (id, secret) = await Service<KeyStore>().CreateAsync(Account, name?.Trim() ?? "", allow, budgetMicros, expiresAt, Projects.ProjectStore.Default);
+        // NOTE: the admin API's rule (an active project of this team): a project of another team is simply not one here.
+        project = string.IsNullOrEmpty(project) ? ProjectStore.Default : project;
+        if (!AdminEndpoints.AccountIdPattern().IsMatch(project) || !await Service<ProjectStore>().IsActiveAsync(Account, project))
+            return await Invalid("Choose an active project of this team.");
+        var (id, secret) = await Service<KeyStore>().CreateAsync(Account, name?.Trim() ?? "", allow, budgetMicros, expiresAt, project);
         (NewSecret, NewSecretKeyId) = (secret, id);
-        Notice = $"Key {id} created. Copy its secret now: it is not shown again.";
+        Notice = $"Key {id} created in project {project}. Copy its secret now: it is not shown again.";
         await LoadAsync();
         return Page();
     }

@@ -3,12 +3,14 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using TokenGateway.Billing;
 using TokenGateway.Configuration;
+using TokenGateway.Projects;
 
 namespace TokenGateway.BillingConsole.Pages;
 
 /// <summary>
 /// Balance (exact, and held by requests in flight), month spend against the limits, grants, "Add to credit balance"
-/// (a grant for the platform admin, a funding request for a team admin), auto-recharge and usage limits.
+/// (a grant for the platform admin, a funding request for a team admin), auto-recharge (by an amount or to a target
+/// balance), usage limits, threshold alerts, and the projects' month spend against their limits.
 /// </summary>
 public sealed class OverviewModel : ConsolePageModel
 {
@@ -23,10 +25,12 @@ public sealed class OverviewModel : ConsolePageModel
         ["requested"] = "Credit requested: it is added once your company's billing system approves it.",
         ["auto_recharge"] = "Auto-recharge settings saved.",
         ["limits"] = "Usage limits saved.",
+        ["alerts"] = "Alerts saved.",
     };
 
     internal GatewayOptions Options => options.Value;
     internal IReadOnlyList<CreditRequest> Requests { get; private set; } = [];
+    internal IReadOnlyList<ProjectSnapshot> Projects { get; private set; } = [];
     public string? Error { get; private set; }
     public string? Notice { get; private set; }
     /// <summary>Makes a double-submitted grant form one grant (the admin API's Idempotency-Key).</summary>
@@ -43,6 +47,7 @@ public sealed class OverviewModel : ConsolePageModel
     {
         ViewData["Section"] = "overview";
         Requests = await creditRequests.ListAsync(Account);
+        Projects = await Service<ProjectStore>().ListAsync(Account, clock.GetUtcNow()) ?? [];
     }
 
     private async Task<IActionResult> Invalid(string error)
@@ -85,8 +90,9 @@ public sealed class OverviewModel : ConsolePageModel
         return Saved("requested");
     }
 
-    public async Task<IActionResult> OnPostAutoRechargeAsync([FromForm] bool enabled, [FromForm] string? threshold, [FromForm] string? amount,
-        [FromForm(Name = "monthly_limit")] string? monthlyLimit, [FromForm] string? mode)
+    /// <param name="recharge">amount (add a fixed amount) or target (lift the balance to a target).</param>
+    public async Task<IActionResult> OnPostAutoRechargeAsync([FromForm] bool enabled, [FromForm] string? threshold, [FromForm] string? recharge,
+        [FromForm] string? amount, [FromForm] string? target, [FromForm(Name = "monthly_limit")] string? monthlyLimit, [FromForm] string? mode)
     {
         var hooks = options.Value.Billing.Webhooks;
         // NOTE: only the platform admin may choose internal mode (granted without approval): a team admin's recharges
@@ -94,12 +100,48 @@ public sealed class OverviewModel : ConsolePageModel
         mode = IsPlatform ? mode ?? "webhook" : "webhook";
         if (mode is not ("webhook" or "internal")) return await Invalid("Choose webhook or internal.");
         if (ConsoleFormat.ParseUsd(threshold) is not long t || t < 0) return await Invalid("Enter the threshold in USD.");
-        if (ConsoleFormat.ParseUsd(amount) is not long a || a < MinimumMicros || a <= 0)
-            return await Invalid($"The recharge amount must be at least the minimum top-up of ${MinimumTopUp.ToString(CultureInfo.InvariantCulture)}.");
-        if (ConsoleFormat.ParseUsd(monthlyLimit) is not long m || m < a) return await Invalid("The monthly recharge limit must be at least the recharge amount.");
+        // NOTE: the admin API's rules (PUT /admin/accounts/{id}/auto-recharge): a target must be above the threshold,
+        // and with a target the recharge amount is the minimum top-up (the least a recharge grants).
+        long? goal = null;
+        long a;
+        if (recharge == "target")
+        {
+            if ((goal = ConsoleFormat.ParseUsd(target)) is not long g || g <= t)
+                return await Invalid("The target balance must be an amount in USD above the threshold.");
+            a = MinimumMicros;
+        }
+        else if (recharge is "amount" or null)
+        {
+            if (ConsoleFormat.ParseUsd(amount) is not long fixedAmount || fixedAmount < MinimumMicros || fixedAmount <= 0)
+                return await Invalid($"The recharge amount must be at least the minimum top-up of ${MinimumTopUp.ToString(CultureInfo.InvariantCulture)}.");
+            a = fixedAmount;
+        }
+        else return await Invalid("Choose to recharge by an amount or to a target balance.");
+        if (ConsoleFormat.ParseUsd(monthlyLimit) is not long m || m < a)
+            return await Invalid($"The monthly recharge limit must be at least the recharge amount ({ConsoleFormat.Usd(a)}).");
         if (mode == "webhook" && hooks.FundingUrl.Length == 0) return await Invalid("Webhook mode needs the gateway setting Billing:Webhooks:FundingUrl.");
-        await billing.SetAutoRechargeAsync(Account, new AutoRechargeSettings(enabled, t, a, m, mode));
+        await billing.SetAutoRechargeAsync(Account, new AutoRechargeSettings(enabled, t, a, m, mode, goal));
         return Saved("auto_recharge");
+    }
+
+    /// <param name="thresholds">Percentages, comma-separated ("50, 80, 100"); empty for none.</param>
+    /// <param name="lowBalance">USD; empty for none.</param>
+    public async Task<IActionResult> OnPostAlertsAsync([FromForm] string? thresholds, [FromForm(Name = "low_balance")] string? lowBalance)
+    {
+        var parts = (thresholds ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var numbers = new int[parts.Length];
+        for (var i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i].TrimEnd('%').TrimEnd(), NumberStyles.None, CultureInfo.InvariantCulture, out numbers[i])) numbers[i] = -1;
+        }
+        // NOTE: the admin API's validation, so the console accepts exactly what PUT /admin/accounts/{id}/alerts accepts.
+        if (AlertThresholds.Validate(numbers) is not { } percentages)
+            return await Invalid("Alert thresholds are at most 10 whole percentages from 1 to 1000, comma-separated (e.g. 50, 80, 100); empty for none.");
+        long? low = null;
+        if (!string.IsNullOrWhiteSpace(lowBalance) && (low = ConsoleFormat.ParseUsd(lowBalance)) is null or < 0)
+            return await Invalid("The low-balance alert is an amount in USD, or empty for none.");
+        await billing.SetAlertsAsync(Account, new AlertSettings(percentages, low));
+        return Saved("alerts");
     }
 
     public async Task<IActionResult> OnPostLimitsAsync([FromForm] string? hard, [FromForm] string? soft)

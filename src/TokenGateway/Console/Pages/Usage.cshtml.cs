@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace TokenGateway.BillingConsole.Pages;
 
-/// <summary>Spend and tokens per day of a month, split by model or key (project once keys carry one): chart, table, CSV.</summary>
+/// <summary>Spend and tokens per day of a month, split by model, project or key: chart, table, CSV.</summary>
 public sealed class UsageModel : ConsolePageModel
 {
     internal IReadOnlyList<UsagePoint> Points { get; private set; } = [];
@@ -22,7 +22,7 @@ public sealed class UsageModel : ConsolePageModel
     public async Task<IActionResult> OnGetCsvAsync([FromQuery] string? month, [FromQuery] string? by)
     {
         await LoadAsync(month, by);
-        var csv = new StringBuilder("date,").Append(Split == "key" ? "key_id" : Split).Append(",requests,input_tokens,output_tokens,cost_usd,cost_micros\n");
+        var csv = new StringBuilder("date,").Append(ConsoleData.GroupColumn(Split).CsvField).Append(",requests,input_tokens,output_tokens,cost_usd,cost_micros\n");
         foreach (var p in Points)
         {
             csv.Append(CultureInfo.InvariantCulture, $"{p.Day:yyyy-MM-dd},{Csv.Field(p.Group)},{p.Requests},{p.InputTokens},{p.OutputTokens},{ConsoleFormat.Plain(p.CostMicros)},{p.CostMicros}\n");

@@ -33,8 +33,9 @@ public static class ChatLoad
             {
                 if (await done()) return true;
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
+                // Not up yet, or too slow to answer on a loaded machine (HttpClient.Timeout): ask again until the deadline.
             }
             if (DateTime.UtcNow > until) return false;
             await Task.Delay(100);

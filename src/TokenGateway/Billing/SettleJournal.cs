@@ -12,13 +12,16 @@ namespace TokenGateway.Billing;
 /// accepts them again; settles are idempotent by request id (the settled marker), so a replay is always safe.
 /// </summary>
 /// <remarks>
-/// One append-only file per process, <c>settles-&lt;guid&gt;.jsonl</c> in <c>Billing:SettleJournal:Directory</c>, held
+/// One append-only file per process, <c>settles-&lt;store&gt;-&lt;guid&gt;.jsonl</c> in <c>Billing:SettleJournal:Directory</c>, held
 /// with an exclusive lock (FileShare.None: flock on Linux) while the process lives. A line is a queued settle
 /// (<c>seq</c>, <c>at_ms</c>, <c>settle</c>) or the acknowledgement of one (<c>ack</c>). Appends are fsynced once per
 /// batch before the request ends; acknowledgements are not (a lost one only means one more idempotent replay). Once
 /// everything in the file is acknowledged it is truncated (compaction). A file nobody holds belongs to a process that
 /// stopped: the next gateway to start on the directory (or any replica sharing it, every minute) adopts it, replays
-/// what it holds, and deletes it.
+/// what it holds, and deletes it. <c>&lt;store&gt;</c> names the Redis the settles belong to (a hash of
+/// <c>Redis:Configuration</c>): a gateway adopts only files of its own Redis, so gateways of different stores sharing a
+/// directory (a developer machine's default temp directory, a benchmark beside a local gateway) never replay each
+/// other's settles into the wrong Redis.
 /// </remarks>
 internal sealed partial class SettleJournal : IAsyncDisposable
 {
@@ -26,6 +29,7 @@ internal sealed partial class SettleJournal : IAsyncDisposable
     private const string Extension = ".jsonl";
 
     private readonly string _directory;
+    private readonly string _prefix;
     private readonly ILogger<SettleJournal> _logger;
     private readonly Lock _lock = new();
     private readonly JournalFile _own;
@@ -41,10 +45,15 @@ internal sealed partial class SettleJournal : IAsyncDisposable
         _directory = Path.GetFullPath(options.Value.Billing.SettleJournal.Directory);
         _logger = logger;
         Directory.CreateDirectory(_directory);
-        var path = Path.Combine(_directory, Prefix + Guid.NewGuid().ToString("N") + Extension);
+        _prefix = Prefix + StoreId(options.Value.Redis.Configuration) + "-";
+        var path = Path.Combine(_directory, _prefix + Guid.NewGuid().ToString("N") + Extension);
         _own = new JournalFile(path, new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None));
         _writer = Task.Run(WriteLoopAsync);
     }
+
+    /// <summary>A short name of the Redis the settles belong to; its configuration string may hold a password, so only a hash.</summary>
+    internal static string StoreId(string redisConfiguration) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(redisConfiguration.Trim())))[..12];
 
     /// <summary>A settle waiting in the journal: <see cref="At"/> is when its request ended, the date of every attempt.</summary>
     internal sealed record Queued(SettleRequest Settle, DateTimeOffset At, long Seq, JournalFile File);
@@ -103,7 +112,7 @@ internal sealed partial class SettleJournal : IAsyncDisposable
     public int AdoptOrphans()
     {
         var adopted = 0;
-        foreach (var path in Directory.EnumerateFiles(_directory, Prefix + "*" + Extension))
+        foreach (var path in Directory.EnumerateFiles(_directory, _prefix + "*" + Extension))
         {
             lock (_lock)
             {

@@ -13,8 +13,12 @@ public sealed class SettleJournalTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"tokengateway-journal-test-{Guid.NewGuid():N}");
 
-    private SettleJournal Open() =>
-        new(Options.Create(new GatewayOptions { Billing = new BillingOptions { SettleJournal = new SettleJournalOptions { Directory = _dir } } }), NullLogger<SettleJournal>.Instance);
+    private SettleJournal Open(string redis = "127.0.0.1:6379") =>
+        new(Options.Create(new GatewayOptions
+        {
+            Redis = new RedisOptions { Configuration = redis },
+            Billing = new BillingOptions { SettleJournal = new SettleJournalOptions { Directory = _dir } },
+        }), NullLogger<SettleJournal>.Instance);
 
     private static SettleRequest Settle(string id, long micros) =>
         new("acct1", "key1", id, "gpt-4o", new Charge(micros, [new LineItem("input", 40, 2_500_000m)]), new TokenUsage(40, 0, 12) { ServiceTier = "default" });
@@ -62,6 +66,25 @@ public sealed class SettleJournalTests : IDisposable
         second.Acknowledge(adopted);
         // Only the second process's own (empty) file is left.
         Assert.Equal(0, new FileInfo(Assert.Single(Directory.GetFiles(_dir, "settles-*.jsonl"))).Length);
+    }
+
+    [Fact]
+    public async Task FileOfAnotherRedis_InTheSameDirectory_IsNeverAdopted()
+    {
+        var other = Open("127.0.0.1:7000,password=secret");
+        await other.AppendAsync(Settle("req_other", 220), At);
+        await other.DisposeAsync();
+
+        await using var mine = Open();
+        Assert.Equal(0, mine.AdoptOrphans());
+        Assert.Empty(mine.Pending());
+        // The other store's file stays for a gateway of that store, and its name says nothing of the password.
+        var files = Directory.GetFiles(_dir, "settles-*.jsonl");
+        Assert.Equal(2, files.Length);
+        Assert.DoesNotContain(files, f => f.Contains("secret", StringComparison.Ordinal));
+        await using var ofThatStore = Open("127.0.0.1:7000,password=secret");
+        Assert.Equal(1, ofThatStore.AdoptOrphans());
+        Assert.Equal("req_other", Assert.Single(ofThatStore.Pending()).Settle.RequestId);
     }
 
     [Fact]

@@ -1,0 +1,105 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace TokenGateway.Benchmarks.Proxy;
+
+/// <summary>
+/// The harness's side of an arm: this benchmark program re-invoked as a child with a <c>serve-*</c> command (see
+/// <see cref="ArmServer"/>), its origin and stats port read from the line it prints when ready, and the child killed on
+/// dispose. Its stdin stays open as a lifeline: should the harness die without disposing, the child sees end of file
+/// and stops by itself.
+/// </summary>
+internal sealed class ArmProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private ArmProcess(Process process, JsonElement ready)
+    {
+        _process = process;
+        BaseUrl = ready.GetProperty("url").GetString()!;
+        StatsPort = ready.GetProperty("stats_port").GetInt32();
+        CostMicros = ready.TryGetProperty("cost_micros", out var cost) ? cost.GetInt64() : null;
+    }
+
+    public string BaseUrl { get; }
+    public int StatsPort { get; }
+    public int Pid => _process.Id;
+
+    /// <summary>The gateway's price of one benchmark request; null for other arms.</summary>
+    public long? CostMicros { get; }
+
+    public static async Task<ArmProcess> StartAsync(string command, string[] args, IReadOnlyDictionary<string, string> environment, CancellationToken ct)
+    {
+        var (file, prefix) = Self();
+        var start = new ProcessStartInfo(file, [.. prefix, command, .. args])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        foreach (var (name, value) in environment) start.Environment[name] = value;
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {command}.");
+        var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var errors = new ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data?.StartsWith(ArmServer.ReadyPrefix, StringComparison.Ordinal) == true) ready.TrySetResult(e.Data[ArmServer.ReadyPrefix.Length..]);
+        };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null && errors.Count < 20) errors.Enqueue(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(60));
+            var exited = process.WaitForExitAsync(timeout.Token);
+            if (await Task.WhenAny(ready.Task, exited) != ready.Task)
+            {
+                ct.ThrowIfCancellationRequested();
+                throw new InvalidOperationException(process.HasExited
+                    ? $"{command} exited with code {process.ExitCode} before it was ready: {string.Join(" | ", errors)}"
+                    : $"{command} was not ready within 60 s: {string.Join(" | ", errors)}");
+            }
+            using var json = JsonDocument.Parse(await ready.Task);
+            return new ArmProcess(process, json.RootElement.Clone());
+        }
+        catch
+        {
+            Kill(process);
+            process.Dispose();
+            throw;
+        }
+    }
+
+    public Task<RuntimeStats> StatsAsync(CancellationToken ct) => StatsListener.ReadAsync(StatsPort, ct);
+
+    /// <summary>This program: its apphost, or <c>dotnet</c> and its dll when it was started that way.</summary>
+    private static (string File, string[] Prefix) Self()
+    {
+        var path = Environment.ProcessPath ?? throw new InvalidOperationException("No process path.");
+        return Path.GetFileNameWithoutExtension(path) == "dotnet" ? (path, [typeof(ArmProcess).Assembly.Location]) : (path, []);
+    }
+
+    private static void Kill(Process process)
+    {
+        try
+        {
+            if (process.HasExited) return;
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit(5000);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Kill(_process);
+        _process.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

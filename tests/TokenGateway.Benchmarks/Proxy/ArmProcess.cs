@@ -29,9 +29,14 @@ internal sealed class ArmProcess : IAsyncDisposable
     /// <summary>The gateway's price of one benchmark request; null for other arms.</summary>
     public long? CostMicros { get; }
 
-    public static async Task<ArmProcess> StartAsync(string command, string[] args, IReadOnlyDictionary<string, string> environment, CancellationToken ct)
+    /// <param name="runtimeConfig">
+    /// A runtimeconfig.json to run the child with instead of this program's (<c>dotnet exec --runtimeconfig</c>), e.g. the
+    /// gateway's own, so that the gateway arm runs with the runtime settings the gateway ships with.
+    /// </param>
+    public static async Task<ArmProcess> StartAsync(
+        string command, string[] args, IReadOnlyDictionary<string, string> environment, string? runtimeConfig, CancellationToken ct)
     {
-        var (file, prefix) = Self();
+        var (file, prefix) = Self(runtimeConfig);
         var start = new ProcessStartInfo(file, [.. prefix, command, .. args])
         {
             RedirectStandardInput = true,
@@ -75,11 +80,14 @@ internal sealed class ArmProcess : IAsyncDisposable
 
     public Task<RuntimeStats> StatsAsync(CancellationToken ct) => StatsListener.ReadAsync(StatsPort, ct);
 
-    /// <summary>This program: its apphost, or <c>dotnet</c> and its dll when it was started that way.</summary>
-    private static (string File, string[] Prefix) Self()
+    /// <summary>This program: its apphost, or <c>dotnet</c> and its dll when it was started that way or needs another runtimeconfig.</summary>
+    private static (string File, string[] Prefix) Self(string? runtimeConfig)
     {
         var path = Environment.ProcessPath ?? throw new InvalidOperationException("No process path.");
-        return Path.GetFileNameWithoutExtension(path) == "dotnet" ? (path, [typeof(ArmProcess).Assembly.Location]) : (path, []);
+        var dll = typeof(ArmProcess).Assembly.Location;
+        var dotnet = Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        if (runtimeConfig is not null) return (dotnet, ["exec", "--runtimeconfig", runtimeConfig, dll]);
+        return dotnet == path ? (path, [dll]) : (path, []);
     }
 
     private static void Kill(Process process)

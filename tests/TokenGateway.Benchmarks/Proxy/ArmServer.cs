@@ -97,5 +97,5 @@ internal static class ArmServer
     }
 
     public static string Describe(IReadOnlyDictionary<string, string> env) =>
-        env.Count == 0 ? "defaults" : string.Join(' ', env.Select(e => string.Create(CultureInfo.InvariantCulture, $"{e.Key}={e.Value}")));
+        env.Count == 0 ? "no overrides" : string.Join(' ', env.Select(e => string.Create(CultureInfo.InvariantCulture, $"{e.Key}={e.Value}")));
 }

@@ -76,16 +76,19 @@ internal static class ProxyBenchmark
         try
         {
             var none = new Dictionary<string, string>();
-            var mock = await ArmProcess.StartAsync("serve-mock", ["--gzip", options.MockGzip ? "on" : "off"], none, ct);
+            var mock = await ArmProcess.StartAsync("serve-mock", ["--gzip", options.MockGzip ? "on" : "off"], none, runtimeConfig: null, ct);
             arms.Add(mock);
-            var yarp = await ArmProcess.StartAsync("serve-yarp", ["--upstream", mock.BaseUrl], none, ct);
+            // NOTE: both proxies run with the gateway's own runtimeconfig (its GC and JIT settings), so that a setting the
+            // gateway ships with shows in its comparisons with its variants, not as metering made cheaper than bare YARP.
+            var gatewayConfig = Path.Combine(AppContext.BaseDirectory, "TokenGateway.runtimeconfig.json");
+            var yarp = await ArmProcess.StartAsync("serve-yarp", ["--upstream", mock.BaseUrl], none, gatewayConfig, ct);
             arms.Add(yarp);
             var gateways = new List<(string Name, ArmProcess Arm, string Settings)>();
             foreach (var variant in options.Variants.Prepend(new GatewayVariant("", none)))
             {
-                var arm = await ArmProcess.StartAsync("serve-gateway", ["--upstream", mock.BaseUrl, "--redis", redis.Configuration], variant.Environment, ct);
+                var arm = await ArmProcess.StartAsync("serve-gateway", ["--upstream", mock.BaseUrl, "--redis", redis.Configuration], variant.Environment, gatewayConfig, ct);
                 arms.Add(arm);
-                gateways.Add((variant.Name == "" ? "gateway" : $"gateway[{variant.Name}]", arm, ArmServer.Describe(variant.Environment)));
+                gateways.Add((variant.Name == "" ? "gateway" : $"gateway[{variant.Name}]", arm, "its runtimeconfig, " + ArmServer.Describe(variant.Environment)));
             }
             using var admin = await GatewayAdmin.FundAsync(gateways[0].Arm, ct);
             PortkeyProcess? portkey = null;
@@ -107,8 +110,8 @@ internal static class ProxyBenchmark
 
             List<Target> targets =
             [
-                new("direct", mock.BaseUrl, [], mock.Pid, mock.StatsPort, IsGateway: false, "mock upstream"),
-                new("yarp", yarp.BaseUrl, [], yarp.Pid, yarp.StatsPort, IsGateway: false, "bare IHttpForwarder"),
+                new("direct", mock.BaseUrl, [], mock.Pid, mock.StatsPort, IsGateway: false, "mock upstream, server GC"),
+                new("yarp", yarp.BaseUrl, [], yarp.Pid, yarp.StatsPort, IsGateway: false, "bare IHttpForwarder, the gateway's runtimeconfig"),
                 .. gateways.Select(g => new Target(g.Name, g.Arm.BaseUrl, [], g.Arm.Pid, g.Arm.StatsPort, IsGateway: true, g.Settings)),
                 .. portkey is null ? Array.Empty<Target>()
                     : [new Target("portkey", portkey.BaseUrl, PortkeyProcess.Headers(mock.BaseUrl), portkey.Process.Id, null, IsGateway: false, "node", Optional: true)],
@@ -121,7 +124,7 @@ internal static class ProxyBenchmark
             }
             bool Runs(Target t, string caseName) => !skipped.Any(s => s.Target == t && s.Case == caseName);
 
-            var report = new Report(options, EnvironmentLines(options, loadBefore, targets, portkeyNote), admin.CostMicros);
+            var report = new Report(options, [.. EnvironmentLines(options, loadBefore, targets, portkeyNote), RuntimeConfigLine(gatewayConfig)], admin.CostMicros);
             var cx = new Context(options, mock.Pid, redis.Process.Id, redisServer, admin);
 
             if (options.JitWarmupSeconds > 0 && cases.Count > 0)
@@ -191,6 +194,17 @@ internal static class ProxyBenchmark
         $"ttft:     {options.TtftConnections} connections from the harness (HttpClient, ResponseHeadersRead), mock pausing {options.PaceMilliseconds} ms before each content delta",
         $"peer:     {portkeyNote}",
     ];
+
+    /// <summary>The runtime settings of the gateway's runtimeconfig.json, less the ones every app has.</summary>
+    private static string RuntimeConfigLine(string path)
+    {
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+        string[] usual = ["System.Globalization.Invariant", "System.Globalization.PredefinedCulturesOnly",
+            "System.Reflection.Metadata.MetadataUpdater.IsSupported", "System.Runtime.Serialization.EnableUnsafeBinaryFormatterSerialization"];
+        var settings = json.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties").EnumerateObject()
+            .Where(p => !usual.Contains(p.Name)).Select(p => $"{p.Name}={p.Value.GetRawText()}");
+        return $"gateway runtimeconfig: {string.Join(", ", settings)}";
+    }
 
     private static async Task<Measurement> MeasureAsync(
         Context cx, Target target, BenchCaseKey bench, int connections, Func<int, Task<(WrkResult?, TtftResult?)>> load, CancellationToken ct)

@@ -63,26 +63,36 @@ internal static class TtftClient
                     request.Headers.Add(header[..colon], header[(colon + 1)..].Trim());
                 }
                 var start = Stopwatch.GetTimestamp();
-                using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
-                await using var stream = await response.Content.ReadAsStreamAsync(ct);
                 double? eventAt = null, tokenAt = null;
                 var done = false;
-                var carry = 0;
-                int read;
-                while ((read = await stream.ReadAsync(buffer.AsMemory(carry), ct)) > 0)
+                HttpStatusCode? status = null;
+                try
                 {
-                    var now = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                    var seen = buffer.AsSpan(0, carry + read);
-                    if (eventAt is null && seen.IndexOf(Data) >= 0) eventAt = now;
-                    if (tokenAt is null && seen.IndexOf(Content) >= 0) tokenAt = now;
-                    done |= seen.IndexOf(Done) >= 0;
-                    carry = Math.Min(Carry, seen.Length);
-                    seen[^carry..].CopyTo(buffer);
+                    using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+                    status = response.StatusCode;
+                    await using var stream = await response.Content.ReadAsStreamAsync(ct);
+                    var carry = 0;
+                    int read;
+                    while ((read = await stream.ReadAsync(buffer.AsMemory(carry), ct)) > 0)
+                    {
+                        var now = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                        var seen = buffer.AsSpan(0, carry + read);
+                        if (eventAt is null && seen.IndexOf(Data) >= 0) eventAt = now;
+                        if (tokenAt is null && seen.IndexOf(Content) >= 0) tokenAt = now;
+                        done |= seen.IndexOf(Done) >= 0;
+                        carry = Math.Min(Carry, seen.Length);
+                        seen[^carry..].CopyTo(buffer);
+                    }
+                }
+                catch (Exception e) when (e is HttpRequestException or IOException && !ct.IsCancellationRequested)
+                {
+                    // A broken answer counts as incomplete (and fails the run for a gateway), not as a crash of the harness.
+                    done = false;
                 }
                 var total = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 lock (whole)
                 {
-                    if (response.StatusCode != HttpStatusCode.OK) non200++;
+                    if (status is { } code && code != HttpStatusCode.OK) non200++;
                     else if (eventAt is null || tokenAt is null || !done) incomplete++;
                     else
                     {

@@ -20,7 +20,11 @@ internal sealed class ArmProcess : IAsyncDisposable
         BaseUrl = ready.GetProperty("url").GetString()!;
         StatsPort = ready.GetProperty("stats_port").GetInt32();
         CostMicros = ready.TryGetProperty("cost_micros", out var cost) ? cost.GetInt64() : null;
+        CaFile = ready.TryGetProperty("ca_file", out var ca) ? ca.GetString() : null;
     }
+
+    /// <summary>An HTTPS mock's certificate (PEM), for the proxies and the harness's own clients to trust; null otherwise.</summary>
+    public string? CaFile { get; }
 
     public string BaseUrl { get; }
     public int StatsPort { get; }

@@ -31,8 +31,8 @@ internal static class ArmServer
 
     public static async Task<int> RunAsync(string command, string[] args)
     {
-        string Arg(string name) =>
-            args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? throw new ArgumentException($"{command} needs {name}.");
+        string? Optional(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        string Arg(string name) => Optional(name) ?? throw new ArgumentException($"{command} needs {name}.");
         await using var stats = StatsListener.Start();
         var ready = new Dictionary<string, object> { ["stats_port"] = stats.Port };
         Func<Task> waitForShutdown;
@@ -40,15 +40,24 @@ internal static class ArmServer
         switch (command)
         {
             case "serve-mock":
-                var mock = await MockUpstreamServer.StartAsync(new MockUpstreamOptions { GzipWhenAccepted = Arg("--gzip") == "on" }, recordRequests: false);
+                var https = Optional("--https") == "on";
+                var mock = await MockUpstreamServer.StartAsync(new MockUpstreamOptions { GzipWhenAccepted = Arg("--gzip") == "on" }, recordRequests: false, https: https);
                 (server, waitForShutdown, ready["url"]) = (mock, mock.WaitForShutdownAsync, mock.BaseUrl);
+                if (https)
+                {
+                    // The proxies trust the mock's self-signed certificate from this file (the gateway as Upstream:CaCertificateFile).
+                    var pem = Path.Combine(Path.GetTempPath(), $"tg-bench-mock-{Environment.ProcessId}.pem");
+                    await File.WriteAllTextAsync(pem, mock.CertificatePem);
+                    ready["ca_file"] = pem;
+                    server = new Cleanup(mock, pem);
+                }
                 break;
             case "serve-yarp":
-                var yarp = await BareForwarder.StartAsync(Arg("--upstream"));
+                var yarp = await BareForwarder.StartAsync(Arg("--upstream"), Optional("--ca-file"));
                 (server, waitForShutdown, ready["url"]) = (yarp, yarp.WaitForShutdownAsync, yarp.BaseUrl);
                 break;
             default:
-                var gateway = await StartGatewayAsync(Arg("--upstream"), Arg("--redis"));
+                var gateway = await StartGatewayAsync(Arg("--upstream"), Arg("--redis"), Optional("--ca-file"));
                 (server, waitForShutdown, ready["url"]) = (gateway, () => gateway.WaitForShutdownAsync(), gateway.Urls.First().TrimEnd('/'));
                 ready["cost_micros"] = CostOfOneRequest(gateway);
                 var connector = gateway.Services.GetRequiredService<RedisConnector>();
@@ -67,10 +76,11 @@ internal static class ArmServer
         return 0;
     }
 
-    private static async Task<WebApplication> StartGatewayAsync(string upstream, string redis)
+    private static async Task<WebApplication> StartGatewayAsync(string upstream, string redis, string? caFile)
     {
         string[] args =
         [
+            .. caFile is null ? Array.Empty<string>() : [$"--TokenGateway:Upstream:CaCertificateFile={caFile}"],
             "--urls", "http://127.0.0.1:0",
             "--contentRoot", AppContext.BaseDirectory,
             $"--TokenGateway:Upstream:BaseUrl={upstream}",
@@ -94,6 +104,16 @@ internal static class ArmServer
         var usage = new TokenUsage(mock.PromptTokens ?? throw new InvalidOperationException("The mock must report fixed prompt tokens."),
             mock.CachedTokens, mock.CompletionTokens);
         return price.Price.Cost(usage).Micros;
+    }
+
+    /// <summary>Stops the mock, then deletes its certificate file.</summary>
+    private sealed class Cleanup(IAsyncDisposable server, string file) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await server.DisposeAsync();
+            File.Delete(file);
+        }
     }
 
     public static string Describe(IReadOnlyDictionary<string, string> env) =>

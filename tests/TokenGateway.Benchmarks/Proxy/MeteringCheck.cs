@@ -17,7 +17,7 @@ internal static class MeteringCheck
     public static async Task<MeteringCheckResult> RunAsync(string target, string baseUrl, GatewayAdmin admin, BenchCase bench, int count, int concurrency, CancellationToken ct)
     {
         var before = await admin.SettledBalanceMicrosAsync(ct);
-        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = concurrency });
+        using var client = new HttpClient(LoopbackHandler.Create(caFile: null, concurrency));
         int ok = 0, non200 = 0, incomplete = 0, next = -1;
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
         {

@@ -59,7 +59,7 @@ internal static class ProxyBenchmark
     }
 
     /// <summary>What every measurement needs: the processes behind the arms, the gateway's account and Redis.</summary>
-    private sealed record Context(ProxyBenchmarkOptions Options, int MockPid, int RedisPid, IServer Redis, GatewayAdmin Admin);
+    private sealed record Context(ProxyBenchmarkOptions Options, int MockPid, int RedisPid, IServer Redis, GatewayAdmin Admin, string? CaFile);
 
     private static async Task<int> RunCoreAsync(ProxyBenchmarkOptions options, string bodyDir, CancellationToken ct)
     {
@@ -76,17 +76,18 @@ internal static class ProxyBenchmark
         try
         {
             var none = new Dictionary<string, string>();
-            var mock = await ArmProcess.StartAsync("serve-mock", ["--gzip", options.MockGzip ? "on" : "off"], none, runtimeConfig: null, ct);
+            var mock = await ArmProcess.StartAsync("serve-mock", ["--gzip", options.MockGzip ? "on" : "off", "--https", options.MockHttps ? "on" : "off"], none, runtimeConfig: null, ct);
             arms.Add(mock);
             // NOTE: both proxies run with the gateway's own runtimeconfig (its GC and JIT settings), so that a setting the
             // gateway ships with shows in its comparisons with its variants, not as metering made cheaper than bare YARP.
             var gatewayConfig = Path.Combine(AppContext.BaseDirectory, "TokenGateway.runtimeconfig.json");
-            var yarp = await ArmProcess.StartAsync("serve-yarp", ["--upstream", mock.BaseUrl], none, gatewayConfig, ct);
+            string[] trust = mock.CaFile is null ? [] : ["--ca-file", mock.CaFile];
+            var yarp = await ArmProcess.StartAsync("serve-yarp", ["--upstream", mock.BaseUrl, .. trust], none, gatewayConfig, ct);
             arms.Add(yarp);
             var gateways = new List<(string Name, ArmProcess Arm, string Settings)>();
             foreach (var variant in options.Variants.Prepend(new GatewayVariant("", none)))
             {
-                var arm = await ArmProcess.StartAsync("serve-gateway", ["--upstream", mock.BaseUrl, "--redis", redis.Configuration], variant.Environment, gatewayConfig, ct);
+                var arm = await ArmProcess.StartAsync("serve-gateway", ["--upstream", mock.BaseUrl, "--redis", redis.Configuration, .. trust], variant.Environment, gatewayConfig, ct);
                 arms.Add(arm);
                 gateways.Add((variant.Name == "" ? "gateway" : $"gateway[{variant.Name}]", arm, "its runtimeconfig, " + ArmServer.Describe(variant.Environment)));
             }
@@ -116,7 +117,7 @@ internal static class ProxyBenchmark
                 .. portkey is null ? Array.Empty<Target>()
                     : [new Target("portkey", portkey.BaseUrl, PortkeyProcess.Headers(mock.BaseUrl), portkey.Process.Id, null, IsGateway: false, "node", Optional: true)],
             ];
-            var skipped = await SmokeTestAsync(targets, cases, admin.Key, ct);
+            var skipped = await SmokeTestAsync(targets, cases, admin.Key, mock.CaFile, ct);
             foreach (var (target, name, reason) in skipped)
             {
                 portkeyNote += $"; {name} skipped: {reason}";
@@ -125,7 +126,7 @@ internal static class ProxyBenchmark
             bool Runs(Target t, string caseName) => !skipped.Any(s => s.Target == t && s.Case == caseName);
 
             var report = new Report(options, [.. EnvironmentLines(options, loadBefore, targets, portkeyNote), RuntimeConfigLine(gatewayConfig)], admin.CostMicros);
-            var cx = new Context(options, mock.Pid, redis.Process.Id, redisServer, admin);
+            var cx = new Context(options, mock.Pid, redis.Process.Id, redisServer, admin, mock.CaFile);
 
             if (options.JitWarmupSeconds > 0 && cases.Count > 0)
             {
@@ -150,7 +151,7 @@ internal static class ProxyBenchmark
                 foreach (var target in targets.Where(t => Runs(t, "stream")))
                 {
                     var m = await MeasureAsync(cx, target, key, options.TtftConnections, async seconds =>
-                        (null, await TtftClient.RunAsync(target.BaseUrl, admin.Key, target.Headers, options.TtftConnections, options.PaceMilliseconds, seconds, ct)), ct);
+                        (null, await TtftClient.RunAsync(target.BaseUrl, admin.Key, target.Headers, options.TtftConnections, options.PaceMilliseconds, seconds, cx.CaFile, ct)), ct);
                     report.Add(m);
                     // NOTE: the paced-stream client runs every request it starts to its end, so its run is this mode's exact check.
                     if (target.IsGateway)
@@ -190,7 +191,7 @@ internal static class ProxyBenchmark
         $"wrk:      {MachineInfo.ToolVersion("wrk", "--version")}, {options.WrkThreads} thread(s), {(options.WrkCpus is null ? "not pinned" : "taskset -c " + options.WrkCpus)}",
         $"runs:     {options.JitWarmupSeconds} s JIT warm-up per arm (once, over the load cases), then {options.WarmupSeconds} s warm-up (discarded) + {options.DurationSeconds} s measured per arm, case and connection count",
         $"redis:    {MachineInfo.ToolVersion("redis-server", "--version")}, no persistence",
-        $"mock:     40 prompt + 12 completion tokens whatever the prompt; streams send 12 content deltas; gzip for clients that accept it {(options.MockGzip ? "on" : "off")}",
+        $"mock:     {(options.MockHttps ? "HTTPS (self-signed; the proxies negotiate HTTP/2 by ALPN)" : "plain HTTP (the proxies use HTTP/1.1)")}; 40 prompt + 12 completion tokens whatever the prompt; streams send 12 content deltas; gzip for clients that accept it {(options.MockGzip ? "on" : "off")}",
         $"ttft:     {options.TtftConnections} connections from the harness (HttpClient, ResponseHeadersRead), mock pausing {options.PaceMilliseconds} ms before each content delta",
         $"peer:     {portkeyNote}",
     ];
@@ -242,10 +243,10 @@ internal static class ProxyBenchmark
     /// </summary>
     /// <returns>The cases an optional target failed, which the benchmark then skips.</returns>
     private static async Task<List<(Target Target, string Case, string Reason)>> SmokeTestAsync(
-        IEnumerable<Target> targets, List<BenchCase> cases, string key, CancellationToken ct)
+        IEnumerable<Target> targets, List<BenchCase> cases, string key, string? caFile, CancellationToken ct)
     {
         var skipped = new List<(Target, string, string)>();
-        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
+        using var client = new HttpClient(LoopbackHandler.Create(caFile));
         var streaming = BenchCaseKeyless(stream: true);
         foreach (var target in targets)
             foreach (var (name, body, marker) in cases.Select(c => (c.Name, c.Body, c.Marker)).Append(streaming).DistinctBy(c => c.Item1))

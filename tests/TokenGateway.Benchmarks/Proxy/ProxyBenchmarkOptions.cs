@@ -53,6 +53,12 @@ internal sealed record ProxyBenchmarkOptions
     /// </summary>
     public bool MockGzip { get; init; } = true;
 
+    /// <summary>
+    /// The mock serves HTTPS (self-signed, trusted by the proxies from a PEM file), as a real upstream does: the proxies then
+    /// negotiate HTTP/2 with it by ALPN (YARP's default request version), where plain HTTP stays on HTTP/1.1.
+    /// </summary>
+    public bool MockHttps { get; init; }
+
     /// <summary>Where the Markdown report is also written; null prints it only.</summary>
     public string? OutFile { get; init; }
 
@@ -60,7 +66,7 @@ internal sealed record ProxyBenchmarkOptions
         proxy [--duration S] [--warmup S] [--jit-warmup S] [--connections 1,32] [--large-connections N]
               [--cases small,stream,8k,64k,ttft] [--ttft-connections N] [--pace-ms MS]
               [--variant NAME:VAR=VALUE[,VAR=VALUE…]]… [--threads N] [--wrk-cpus LIST]
-              [--portkey DIR] [--check-requests N] [--no-gzip] [--out FILE]
+              [--portkey DIR] [--check-requests N] [--no-gzip] [--mock-https] [--out FILE]
         """;
 
     public static ProxyBenchmarkOptions Parse(string[] args)
@@ -86,6 +92,7 @@ internal sealed record ProxyBenchmarkOptions
                 "--portkey" => o with { PortkeyDir = Path.GetFullPath(Value()) },
                 "--check-requests" => o with { CheckRequests = Int() },
                 "--no-gzip" => o with { MockGzip = false },
+                "--mock-https" => o with { MockHttps = true },
                 "--out" => o with { OutFile = Path.GetFullPath(Value()) },
                 _ => throw new ArgumentException($"Unknown option {args[i]}.\n{Usage}"),
             };

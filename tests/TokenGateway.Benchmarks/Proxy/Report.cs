@@ -25,7 +25,7 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
         s.AppendLine("```").AppendLine();
         s.AppendLine("Per request, for each arm's own process: `CPU µs` of the arm (utime + stime from /proc/PID/stat over the run ÷ requests),")
             .AppendLine("of the mock behind it and of redis-server; `alloc KB` from the arm's `GC.GetTotalAllocatedBytes(true)`; `GCs` gen0/1/2")
-            .AppendLine("during the run; `RSS` peak and average of the arm (VmRSS every 100 ms); `Redis round trips` commands the gateway's Redis client sent")
+            .AppendLine("during the run; `RSS` peak and average of the arm (VmRSS every 100 ms); `GC heap` memory the GC had committed at the end; `Redis round trips` commands the gateway's Redis client sent")
             .AppendLine("(its `OperationCount`); `Redis cmds` commands redis-server processed, those its Lua scripts call included (`INFO stats`);")
             .AppendLine("`JIT` methods compiled during the measured run (≈ 0 once tiering has settled); `CPU other` cores used by the rest of the machine.")
             .AppendLine();
@@ -43,8 +43,8 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
 
     private static void RenderLoad(StringBuilder s, List<Measurement> runs)
     {
-        s.AppendLine("| target | conns | req/s | p50 ms | p90 ms | p99 ms | non-200 / incomplete / socket err | CPU µs arm | CPU µs mock | CPU µs redis | alloc KB | GCs | RSS peak MB | RSS avg MB | Redis round trips | Redis cmds | JIT methods | CPU wrk | CPU other | load |");
-        s.AppendLine("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        s.AppendLine("| target | conns | req/s | p50 ms | p90 ms | p99 ms | non-200 / incomplete / socket err | CPU µs arm | CPU µs mock | CPU µs redis | alloc KB | GCs | RSS peak MB | RSS avg MB | GC heap MB | Redis round trips | Redis cmds | JIT methods | CPU wrk | CPU other | load |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in runs)
         {
             var w = r.Wrk!;
@@ -56,8 +56,8 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
     private static void RenderTtft(StringBuilder s, List<Measurement> runs)
     {
         s.AppendLine("Times from writing the request: to the first `data:` event (the role chunk, sent at once), to the first content delta (after one pause), and to the end of the stream.").AppendLine();
-        s.AppendLine("| target | conns | streams/s | first event p50 ms | p99 ms | first token p50 ms | p99 ms | whole stream p50 ms | non-200 / incomplete | CPU µs arm | CPU µs mock | CPU µs redis | alloc KB | GCs | RSS peak MB | RSS avg MB | Redis round trips | Redis cmds | JIT methods | CPU client | CPU other | load |");
-        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        s.AppendLine("| target | conns | streams/s | first event p50 ms | p99 ms | first token p50 ms | p99 ms | whole stream p50 ms | non-200 / incomplete | CPU µs arm | CPU µs mock | CPU µs redis | alloc KB | GCs | RSS peak MB | RSS avg MB | GC heap MB | Redis round trips | Redis cmds | JIT methods | CPU client | CPU other | load |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in runs)
         {
             var t = r.Ttft!;
@@ -79,7 +79,8 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
         var roundTrips = IsGateway(r.Target) && c.Runtime is { } ops ? Invariant($"{(double)ops.RedisOperations / r.Requests:F2}") : "—";
         var commands = c.Redis is { } rd ? Invariant($"{(double)rd.Commands / r.Requests:F1}") : "—";
         var jit = c.Runtime is { } j ? Invariant($"{j.JitMethods}") : "—";
-        return Invariant($"{PerRequest(c.ArmCpu):F0} | {mock} | {redis} | {alloc} | {gcs} | {c.RssPeak / 1048576.0:F0} | {c.RssAverage / 1048576.0:F0} | {roundTrips} | {commands} | {jit} | {c.WrkCpu / r.Seconds:F2}");
+        var heap = c.Runtime is { } h ? Invariant($"{h.GcCommittedBytes / 1048576.0:F0}") : "—";
+        return Invariant($"{PerRequest(c.ArmCpu):F0} | {mock} | {redis} | {alloc} | {gcs} | {c.RssPeak / 1048576.0:F0} | {c.RssAverage / 1048576.0:F0} | {heap} | {roundTrips} | {commands} | {jit} | {c.WrkCpu / r.Seconds:F2}");
     }
 
     /// <summary>Cores the rest of the machine used during the run: all busy time less the arm, mock, redis-server and load generator.</summary>

@@ -19,7 +19,8 @@ internal sealed record RuntimeStats(
     [property: JsonPropertyName("threadpool_threads")] int ThreadPoolThreads,
     [property: JsonPropertyName("lock_contentions")] long LockContentions,
     [property: JsonPropertyName("server_gc")] bool ServerGc,
-    [property: JsonPropertyName("redis_operations")] long RedisOperations)
+    [property: JsonPropertyName("redis_operations")] long RedisOperations,
+    [property: JsonPropertyName("gc_committed_bytes")] long GcCommittedBytes)
 {
     /// <param name="redisOperations">The gateway's Redis client's count of commands sent (its round trips); 0 elsewhere.</param>
     public static RuntimeStats Now(long redisOperations) => new(
@@ -34,11 +35,14 @@ internal sealed record RuntimeStats(
         ThreadPool.CompletedWorkItemCount, ThreadPool.ThreadCount,
         Monitor.LockContentionCount,
         GCSettings.IsServerGC,
-        redisOperations);
+        redisOperations,
+        // NOTE: memory the GC has committed for the managed heap (after the last collection): the part of RSS that GC
+        // settings can change; the rest is code, the runtime and native buffers.
+        GC.GetGCMemoryInfo().TotalCommittedBytes);
 
     public RuntimeStats Minus(RuntimeStats before) => new(
         AllocatedBytes - before.AllocatedBytes, Gen0 - before.Gen0, Gen1 - before.Gen1, Gen2 - before.Gen2,
         GcPauseMs - before.GcPauseMs, JitMethods - before.JitMethods, JitMs - before.JitMs,
         ThreadPoolItems - before.ThreadPoolItems, ThreadPoolThreads, LockContentions - before.LockContentions, ServerGc,
-        RedisOperations - before.RedisOperations);
+        RedisOperations - before.RedisOperations, GcCommittedBytes);
 }

@@ -31,14 +31,10 @@ internal static class TtftClient
     /// <summary>Bytes kept from one read to the next, so that no marker is missed where two reads meet.</summary>
     private const int Carry = 16;
 
-    public static async Task<TtftResult> RunAsync(string baseUrl, string key, string[] headers, int connections, int paceMs, int seconds, CancellationToken ct)
+    public static async Task<TtftResult> RunAsync(
+        string baseUrl, string key, string[] headers, int connections, int paceMs, int seconds, string? caFile, CancellationToken ct)
     {
-        using var client = new HttpClient(new SocketsHttpHandler
-        {
-            UseProxy = false,
-            MaxConnectionsPerServer = connections,
-            AutomaticDecompression = DecompressionMethods.None,
-        }) { Timeout = TimeSpan.FromSeconds(30) };
+        using var client = new HttpClient(LoopbackHandler.Create(caFile, connections)) { Timeout = TimeSpan.FromSeconds(30) };
         var body = ChatRequest.Body(stream: true);
         var firstEvent = new List<double>();
         var firstToken = new List<double>();

@@ -14,9 +14,10 @@ internal sealed class ArmProcess : IAsyncDisposable
 {
     private readonly Process _process;
 
-    private ArmProcess(Process process, JsonElement ready)
+    private ArmProcess(Process process, JsonElement ready, TimeSpan startup)
     {
         _process = process;
+        Startup = startup;
         BaseUrl = ready.GetProperty("url").GetString()!;
         StatsPort = ready.GetProperty("stats_port").GetInt32();
         CostMicros = ready.TryGetProperty("cost_micros", out var cost) ? cost.GetInt64() : null;
@@ -27,6 +28,9 @@ internal sealed class ArmProcess : IAsyncDisposable
     public string? CaFile { get; }
 
     public string BaseUrl { get; }
+
+    /// <summary>From starting the process to its ready line: the runtime's start, the JIT of the start-up path, the host's start.</summary>
+    public TimeSpan Startup { get; }
     public int StatsPort { get; }
     public int Pid => _process.Id;
 
@@ -49,6 +53,7 @@ internal sealed class ArmProcess : IAsyncDisposable
             WorkingDirectory = AppContext.BaseDirectory,
         };
         foreach (var (name, value) in environment) start.Environment[name] = value;
+        var clock = Stopwatch.StartNew();
         var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {command}.");
         var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var errors = new ConcurrentQueue<string>();
@@ -71,8 +76,10 @@ internal sealed class ArmProcess : IAsyncDisposable
                     ? $"{command} exited with code {process.ExitCode} before it was ready: {string.Join(" | ", errors)}"
                     : $"{command} was not ready within 60 s: {string.Join(" | ", errors)}");
             }
-            using var json = JsonDocument.Parse(await ready.Task);
-            return new ArmProcess(process, json.RootElement.Clone());
+            var line = await ready.Task;
+            var startup = clock.Elapsed;
+            using var json = JsonDocument.Parse(line);
+            return new ArmProcess(process, json.RootElement.Clone(), startup);
         }
         catch
         {

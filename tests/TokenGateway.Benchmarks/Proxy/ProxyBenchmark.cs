@@ -125,7 +125,11 @@ internal static class ProxyBenchmark
             }
             bool Runs(Target t, string caseName) => !skipped.Any(s => s.Target == t && s.Case == caseName);
 
-            var report = new Report(options, [.. EnvironmentLines(options, loadBefore, targets, portkeyNote), RuntimeConfigLine(gatewayConfig)], admin.CostMicros);
+            var startups = string.Join(", ", new[] { ("mock", mock), ("yarp", yarp) }.Concat(gateways.Select(g => (g.Name, g.Arm)))
+                .Select(a => string.Create(CultureInfo.InvariantCulture, $"{a.Item1} {a.Item2.Startup.TotalMilliseconds:F0} ms")));
+            var report = new Report(options,
+                [.. EnvironmentLines(options, loadBefore, targets, portkeyNote), RuntimeConfigLine(gatewayConfig), $"start-up: process start to ready (started one after the other): {startups}"],
+                admin.CostMicros);
             var cx = new Context(options, mock.Pid, redis.Process.Id, redisServer, admin, mock.CaFile);
 
             if (options.JitWarmupSeconds > 0 && cases.Count > 0)

@@ -70,10 +70,23 @@ internal static class ArmServer
         {
             Console.WriteLine(ReadyPrefix + JsonSerializer.Serialize(ready));
             Console.Out.Flush();
-            var parentGone = Task.Run(() => Console.In.ReadToEnd());
-            await Task.WhenAny(parentGone, waitForShutdown());
+            await Task.WhenAny(ParentGone(), waitForShutdown());
         }
         return 0;
+    }
+
+    /// <summary>Completes when stdin reaches its end: the harness closed it, or died.</summary>
+    private static Task ParentGone()
+    {
+        var gone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // NOTE: a thread of its own, not the thread pool's: a pool thread blocked for the whole run would change how the
+        // pool of the server under test grows.
+        new Thread(() =>
+        {
+            Console.In.ReadToEnd();
+            gone.TrySetResult();
+        }) { IsBackground = true, Name = "parent-watch" }.Start();
+        return gone.Task;
     }
 
     private static async Task<WebApplication> StartGatewayAsync(string upstream, string redis, string? caFile)

@@ -132,44 +132,10 @@ internal static class ProxyBenchmark
                 admin.CostMicros);
             var cx = new Context(options, mock.Pid, redis.Process.Id, redisServer, admin, mock.CaFile);
 
-            if (options.JitWarmupSeconds > 0 && cases.Count > 0)
-            {
-                var each = Math.Max(1, options.JitWarmupSeconds / cases.Count);
-                foreach (var target in targets)
-                {
-                    Log($"JIT warm-up of {target.Name}: {each} s per case");
-                    foreach (var bench in cases.Where(c => Runs(target, c.Name)))
-                        await Wrk.RunAsync(target.BaseUrl, bench, bench.Connections.Max(), options.WrkThreads, each, admin.Key, target.Headers, options.WrkCpus, ct);
-                }
-            }
-
-            foreach (var bench in cases)
-                foreach (var connections in bench.Connections)
-                    foreach (var target in targets.Where(t => Runs(t, bench.Name)))
-                        report.Add(await MeasureAsync(cx, target, new BenchCaseKey(bench.Name, bench.Title, bench.Stream), connections, async seconds =>
-                            (await Wrk.RunAsync(target.BaseUrl, bench, connections, options.WrkThreads, seconds, admin.Key, target.Headers, options.WrkCpus, ct), null), ct));
-
-            if (options.Cases.Contains("ttft"))
-            {
-                var key = new BenchCaseKey("ttft", $"Streaming with a paced upstream ({options.PaceMilliseconds} ms before each content delta): time to first token", true);
-                foreach (var target in targets.Where(t => Runs(t, "stream")))
-                {
-                    var m = await MeasureAsync(cx, target, key, options.TtftConnections, async seconds =>
-                        (null, await TtftClient.RunAsync(target.BaseUrl, admin.Key, target.Headers, options.TtftConnections, options.PaceMilliseconds, seconds, cx.CaFile, ct)), ct);
-                    report.Add(m);
-                    // NOTE: the paced-stream client runs every request it starts to its end, so its run is this mode's exact check.
-                    if (target.IsGateway)
-                        report.Add(new MeteringCheckResult(target.Name, key.Name, (int)m.Requests, m.Ttft!.Ok, m.Ttft.Non200, m.Ttft.Incomplete, m.ChargedMicros!.Value, m.Ttft.Ok * admin.CostMicros));
-                }
-            }
-
-            if (options.CheckRequests > 0)
-                foreach (var target in targets.Where(t => t.IsGateway))
-                    foreach (var bench in cases)
-                    {
-                        Log($"exact metering check, {target.Name}, {bench.Name}: {options.CheckRequests} requests");
-                        report.Add(await MeteringCheck.RunAsync(target.Name, target.BaseUrl, admin, bench, options.CheckRequests, options.LargeConnections, ct));
-                    }
+            await JitWarmUpAsync(cx, targets, cases, Runs, ct);
+            await MeasureLoadAsync(cx, targets, cases, Runs, report, ct);
+            if (options.Cases.Contains("ttft")) await MeasureTimeToFirstTokenAsync(cx, targets, Runs, report, ct);
+            if (options.CheckRequests > 0) await CheckMeteringAsync(cx, targets, cases, report, ct);
 
             var markdown = report.Render() + string.Create(CultureInfo.InvariantCulture, $"Load average after the run: {ProcStat.LoadAverage():F2}.\n");
             Console.WriteLine();
@@ -182,6 +148,60 @@ internal static class ProxyBenchmark
         {
             foreach (var arm in Enumerable.Reverse(arms)) await arm.DisposeAsync();
         }
+    }
+
+    /// <summary>Load on each arm once, before anything is measured, so that tiered compilation settles (see the JIT column).</summary>
+    private static async Task JitWarmUpAsync(Context cx, List<Target> targets, List<BenchCase> cases, Func<Target, string, bool> runs, CancellationToken ct)
+    {
+        var o = cx.Options;
+        if (o.JitWarmupSeconds == 0 || cases.Count == 0) return;
+        var each = Math.Max(1, o.JitWarmupSeconds / cases.Count);
+        foreach (var target in targets)
+        {
+            Log($"JIT warm-up of {target.Name}: {each} s per case");
+            foreach (var bench in cases.Where(c => runs(target, c.Name)))
+                await Wrk.RunAsync(target.BaseUrl, bench, bench.Connections.Max(), o.WrkThreads, each, cx.Admin.Key, target.Headers, o.WrkCpus, ct);
+        }
+    }
+
+    /// <summary>The wrk cases, interleaved: for each case and connection count, every arm in turn.</summary>
+    private static async Task MeasureLoadAsync(
+        Context cx, List<Target> targets, List<BenchCase> cases, Func<Target, string, bool> runs, Report report, CancellationToken ct)
+    {
+        var o = cx.Options;
+        foreach (var bench in cases)
+            foreach (var connections in bench.Connections)
+                foreach (var target in targets.Where(t => runs(t, bench.Name)))
+                    report.Add(await MeasureAsync(cx, target, new BenchCaseKey(bench.Name, bench.Title, bench.Stream), connections, async seconds =>
+                        (await Wrk.RunAsync(target.BaseUrl, bench, connections, o.WrkThreads, seconds, cx.Admin.Key, target.Headers, o.WrkCpus, ct), null), ct));
+    }
+
+    /// <summary>The paced streams, every arm in turn; for a gateway arm the run is also this mode's exact metering check.</summary>
+    private static async Task MeasureTimeToFirstTokenAsync(Context cx, List<Target> targets, Func<Target, string, bool> runs, Report report, CancellationToken ct)
+    {
+        var o = cx.Options;
+        var key = new BenchCaseKey("ttft", $"Streaming with a paced upstream ({o.PaceMilliseconds} ms before each content delta): time to first token", true);
+        foreach (var target in targets.Where(t => runs(t, "stream")))
+        {
+            var m = await MeasureAsync(cx, target, key, o.TtftConnections, async seconds =>
+                (null, await TtftClient.RunAsync(target.BaseUrl, cx.Admin.Key, target.Headers, o.TtftConnections, o.PaceMilliseconds, seconds, cx.CaFile, ct)), ct);
+            report.Add(m);
+            // NOTE: the paced-stream client runs every request it starts to its end, so its run is this mode's exact check.
+            if (target.IsGateway)
+                report.Add(new MeteringCheckResult(target.Name, key.Name, (int)m.Requests, m.Ttft!.Ok, m.Ttft.Non200, m.Ttft.Incomplete,
+                    m.ChargedMicros!.Value, m.Ttft.Ok * cx.Admin.CostMicros));
+        }
+    }
+
+    /// <summary>The exact check of every gateway arm in every load case.</summary>
+    private static async Task CheckMeteringAsync(Context cx, List<Target> targets, List<BenchCase> cases, Report report, CancellationToken ct)
+    {
+        foreach (var target in targets.Where(t => t.IsGateway))
+            foreach (var bench in cases)
+            {
+                Log($"exact metering check, {target.Name}, {bench.Name}: {cx.Options.CheckRequests} requests");
+                report.Add(await MeteringCheck.RunAsync(target.Name, target.BaseUrl, cx.Admin, bench, cx.Options.CheckRequests, cx.Options.LargeConnections, ct));
+            }
     }
 
     private static string[] EnvironmentLines(ProxyBenchmarkOptions options, double loadBefore, List<Target> targets, string portkeyNote) =>

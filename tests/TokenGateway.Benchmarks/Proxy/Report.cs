@@ -74,7 +74,9 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
         double PerRequest(double seconds) => seconds / r.Requests * 1e6;
         var mock = c.MockCpu == 0 ? "—" : Invariant($"{PerRequest(c.MockCpu):F0}");
         var redis = IsGateway(r.Target) ? Invariant($"{PerRequest(c.RedisCpu):F0}") : "—";
-        var alloc = c.Runtime is { } rt ? Invariant($"{rt.AllocatedBytes / 1024.0 / r.Requests:F1}") : "—";
+        // NOTE: GC.GetTotalAllocatedBytes was seen to go backwards across a run under server GC with DATAS (heaps
+        // removed as the load changes): a negative difference is shown as unknown, not as a figure.
+        var alloc = c.Runtime is { } rt ? rt.AllocatedBytes < 0 ? "n/a" : Invariant($"{rt.AllocatedBytes / 1024.0 / r.Requests:F1}") : "—";
         var gcs = c.Runtime is { } g ? $"{g.Gen0}/{g.Gen1}/{g.Gen2}" : "—";
         var roundTrips = IsGateway(r.Target) && c.Runtime is { } ops ? Invariant($"{(double)ops.RedisOperations / r.Requests:F2}") : "—";
         var commands = c.Redis is { } rd ? Invariant($"{(double)rd.Commands / r.Requests:F1}") : "—";
@@ -108,7 +110,7 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
                 if (runs.FirstOrDefault(r => r.Target == a && r.Connections == connections) is not { } x
                     || runs.FirstOrDefault(r => r.Target == b && r.Connections == connections) is not { } y) continue;
                 double Cpu(Measurement m, bool withRedis) => (m.Cost.ArmCpu + (withRedis && IsGateway(m.Target) ? m.Cost.RedisCpu : 0)) / m.Requests;
-                var alloc = x.Cost.Runtime is { } ra && y.Cost.Runtime is { } rb && rb.AllocatedBytes > 0
+                var alloc = x.Cost.Runtime is { AllocatedBytes: >= 0 } ra && y.Cost.Runtime is { } rb && rb.AllocatedBytes > 0
                     ? Invariant($"{(double)ra.AllocatedBytes / x.Requests / ((double)rb.AllocatedBytes / y.Requests):F2}") : "—";
                 var tail = Invariant($"{Cpu(x, false) / Cpu(y, false):F2} | {alloc} | {(double)x.Cost.RssPeak / y.Cost.RssPeak:F2} |");
                 if (ttft)

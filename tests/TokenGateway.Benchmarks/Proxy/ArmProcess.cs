@@ -119,6 +119,8 @@ internal sealed class ArmProcess : IAsyncDisposable
     {
         Kill(_process);
         _process.Dispose();
+        // NOTE: a killed mock cannot delete its certificate file itself.
+        if (CaFile is not null) File.Delete(CaFile);
         return ValueTask.CompletedTask;
     }
 }

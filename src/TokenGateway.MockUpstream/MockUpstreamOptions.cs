@@ -60,6 +60,12 @@ public sealed class MockUpstreamOptions
     /// <summary>Send OpenAI's x-ratelimit-* headers (of the provider account, fixed values) with every answer, as OpenAI does.</summary>
     public bool RateLimitHeaders { get; set; }
 
+    /// <summary>
+    /// Streaming: pause before each content delta, as a model producing tokens at a steady pace (the first event, the
+    /// role chunk, is sent at once). The <c>x-mock-delta-interval-ms</c> request header adds to it per request.
+    /// </summary>
+    public TimeSpan DeltaInterval { get; set; }
+
     /// <summary>Compress the response with gzip when the request accepts it.</summary>
     public bool GzipWhenAccepted { get; set; } = true;
 }

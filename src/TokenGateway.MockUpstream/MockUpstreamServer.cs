@@ -197,7 +197,8 @@ public sealed class MockUpstreamServer : IAsyncDisposable
                 return;
             }
             var request = JsonNode.Parse(body)!.AsObject();
-            var reply = new Reply(context, request, o, usage);
+            var pace = o.DeltaInterval + TimeSpan.FromMilliseconds(HeaderInt(context, "x-mock-delta-interval-ms") ?? 0);
+            var reply = new Reply(context, request, o, usage, pace);
             switch (endpoint)
             {
                 case "chat/completions": await reply.ChatAsync(); break;
@@ -219,7 +220,7 @@ public sealed class MockUpstreamServer : IAsyncDisposable
         int.TryParse(context.Request.Headers[name], System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
 
     /// <summary>Builds one answer. Output is "w0 w1 …": one word per output token.</summary>
-    private sealed class Reply(HttpContext context, JsonObject request, MockUpstreamOptions o, MockUsage u)
+    private sealed class Reply(HttpContext context, JsonObject request, MockUpstreamOptions o, MockUsage u, TimeSpan pace)
     {
         private readonly string _model = request["model"]?.GetValue<string>() ?? "unknown";
         private readonly bool _stream = request["stream"]?.GetValue<bool>() == true;
@@ -475,6 +476,7 @@ public sealed class MockUpstreamServer : IAsyncDisposable
                     context.Abort();
                     return;
                 }
+                if (pace > TimeSpan.Zero) await Task.Delay(pace, ct);
                 await SendAsync(delta(i));
                 sent++;
                 await AfterEventAsync();

@@ -3,27 +3,27 @@ using System.Net;
 namespace TokenGateway.Benchmarks.Proxy;
 
 /// <summary>Outcome of the exact check: every request ran to its end, so the balance drop must match.</summary>
-internal sealed record MeteringCheckResult(bool Stream, int Requests, int Ok, int Non200, int Incomplete, long DropMicros, long ExpectedMicros)
+internal sealed record MeteringCheckResult(string Target, string Case, int Requests, int Ok, int Non200, int Incomplete, long DropMicros, long ExpectedMicros)
 {
     public bool Passed => DropMicros == ExpectedMicros && Non200 == 0 && Incomplete == 0;
 }
 
 /// <summary>
-/// A fixed number of requests through the gateway, none cut off (unlike wrk, which drops the requests
-/// in flight at its deadline): the balance must drop by exactly successes × per-request cost.
+/// A fixed number of requests through a gateway arm, none cut off (unlike wrk, which drops the requests in flight at
+/// its deadline): the balance must drop by exactly successes × per-request cost.
 /// </summary>
 internal static class MeteringCheck
 {
-    public static async Task<MeteringCheckResult> RunAsync(GatewayUnderTest gateway, bool stream, int count, int concurrency, CancellationToken ct)
+    public static async Task<MeteringCheckResult> RunAsync(string target, string baseUrl, GatewayAdmin admin, BenchCase bench, int count, int concurrency, CancellationToken ct)
     {
-        var before = await gateway.SettledBalanceMicrosAsync(ct);
-        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = concurrency });
+        var before = await admin.SettledBalanceMicrosAsync(ct);
+        using var client = new HttpClient(LoopbackHandler.Create(caFile: null, concurrency));
         int ok = 0, non200 = 0, incomplete = 0, next = -1;
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
         {
             while (Interlocked.Increment(ref next) < count)
             {
-                switch (await SendAsync(client, gateway.BaseUrl, gateway.Key, [], stream, ct))
+                switch (await SendAsync(client, baseUrl, admin.Key, [], bench.Body, bench.Marker, ct))
                 {
                     case HttpStatusCode.OK: Interlocked.Increment(ref ok); break;
                     case null: Interlocked.Increment(ref incomplete); break;
@@ -31,16 +31,16 @@ internal static class MeteringCheck
                 }
             }
         }));
-        var after = await gateway.SettledBalanceMicrosAsync(ct);
-        return new MeteringCheckResult(stream, count, ok, non200, incomplete, before - after, ok * gateway.CostMicros);
+        var after = await admin.SettledBalanceMicrosAsync(ct);
+        return new MeteringCheckResult(target, bench.Name, count, ok, non200, incomplete, before - after, ok * admin.CostMicros);
     }
 
     /// <summary>One benchmark request; null when a 200 came without its complete body.</summary>
-    public static async Task<HttpStatusCode?> SendAsync(HttpClient client, string baseUrl, string key, string[] headers, bool stream, CancellationToken ct)
+    public static async Task<HttpStatusCode?> SendAsync(HttpClient client, string baseUrl, string key, string[] headers, string body, string marker, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, baseUrl + "/v1/chat/completions")
         {
-            Content = new StringContent(ChatRequest.Body(stream), System.Text.Encoding.UTF8, "application/json"),
+            Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
         };
         request.Headers.Authorization = new("Bearer", key);
         foreach (var header in headers)
@@ -49,8 +49,8 @@ internal static class MeteringCheck
             request.Headers.Add(header[..colon], header[(colon + 1)..].Trim());
         }
         using var response = await client.SendAsync(request, ct);
-        var body = await response.Content.ReadAsStringAsync(ct);
-        if (response.StatusCode == HttpStatusCode.OK && !body.Contains(ChatRequest.CompleteMarker(stream), StringComparison.Ordinal)) return null;
+        var text = await response.Content.ReadAsStringAsync(ct);
+        if (response.StatusCode == HttpStatusCode.OK && !text.Contains(marker, StringComparison.Ordinal)) return null;
         return response.StatusCode;
     }
 }

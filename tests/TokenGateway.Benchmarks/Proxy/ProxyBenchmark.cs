@@ -1,16 +1,17 @@
 using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
-using TokenGateway.MockUpstream;
+using StackExchange.Redis;
 using TokenGateway.Testing;
 
 namespace TokenGateway.Benchmarks.Proxy;
 
 /// <summary>
-/// <c>dotnet run -c Release --project tests/TokenGateway.Benchmarks -- proxy</c>: the same chat completion,
-/// non-streaming and streaming, sent by wrk straight to the mock upstream, through a bare YARP forwarder,
-/// through the gateway (real redis-server) and, when installed, through the npm peer gateway — all on
-/// 127.0.0.1 in one run. Everything started is stopped at the end, on error and on Ctrl-C / SIGTERM.
+/// <c>dotnet run -c Release --project tests/TokenGateway.Benchmarks -- proxy</c>: the same chat completions sent by wrk
+/// straight to the mock upstream, through a bare YARP forwarder, through the gateway (real redis-server; more gateway
+/// arms with other runtime settings on request) and, when installed, through the npm peer gateway — each arm its own
+/// process on 127.0.0.1, interleaved in one run — plus paced streams for the time to first token. Everything started
+/// is stopped at the end, on error and on Ctrl-C / SIGTERM.
 /// </summary>
 internal static class ProxyBenchmark
 {
@@ -29,143 +30,263 @@ internal static class ProxyBenchmark
         using var cts = new CancellationTokenSource();
         void Stop(PosixSignalContext context)
         {
-            // NOTE: cancel instead of dying, so that the `await using`s below stop redis-server, node and wrk.
+            // NOTE: cancel instead of dying, so that the disposals below stop the arms, redis-server, node and wrk.
             context.Cancel = true;
             cts.Cancel();
         }
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        var bodies = Directory.CreateTempSubdirectory("tg-bench-bodies-");
         try
         {
-            return await RunCoreAsync(options, cts.Token);
+            return await RunCoreAsync(options, bodies.FullName, cts.Token);
         }
         catch (OperationCanceledException) when (cts.IsCancellationRequested)
         {
             Console.Error.WriteLine("Interrupted; everything the benchmark started has been stopped.");
             return 130;
         }
-        catch (Exception e) when (e is InvalidOperationException or TimeoutException or HttpRequestException or IOException)
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or HttpRequestException or IOException or RedisException)
         {
-            // NOTE: reached after the `await using`s have stopped what was started.
+            // NOTE: reached after the disposals have stopped what was started.
             Console.Error.WriteLine($"The benchmark failed: {e.Message}");
             return 1;
         }
+        finally
+        {
+            bodies.Delete(recursive: true);
+        }
     }
 
-    private static async Task<int> RunCoreAsync(ProxyBenchmarkOptions options, CancellationToken ct)
+    /// <summary>What every measurement needs: the processes behind the arms, the gateway's account and Redis.</summary>
+    private sealed record Context(ProxyBenchmarkOptions Options, int MockPid, int RedisPid, IServer Redis, GatewayAdmin Admin, string? CaFile);
+
+    private static async Task<int> RunCoreAsync(ProxyBenchmarkOptions options, string bodyDir, CancellationToken ct)
     {
-        var loadBefore = CpuMeter.LoadAverage();
-        Log($"load average {loadBefore:F2} on {Environment.ProcessorCount} CPUs; starting redis-server, the mock, YARP and the gateway");
+        var loadBefore = ProcStat.LoadAverage();
+        Log($"load average {loadBefore:F2} on {Environment.ProcessorCount} CPUs; starting redis-server and the arms (one process each)");
         if (loadBefore > Environment.ProcessorCount / 2.0)
             Log("WARNING: the machine is busy; the figures will be noisy (see the 'CPU other' column).");
+        var cases = BenchCase.Create(options, bodyDir);
 
         await using var redis = await RedisProcess.StartAsync(ct);
-        var mockOptions = new MockUpstreamOptions { GzipWhenAccepted = options.MockGzip };
-        await using var mock = await MockUpstreamServer.StartAsync(mockOptions, recordRequests: false);
-        await using var yarp = await BareForwarder.StartAsync(mock.BaseUrl);
-        await using var gateway = await GatewayUnderTest.StartAsync(mock.BaseUrl, redis.Configuration, mockOptions);
-        PortkeyProcess? portkey = null;
-        var portkeyNote = "not run (no --portkey DIR)";
-        if (options.PortkeyDir is { } dir)
+        await using var redisClient = await ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
+        var redisServer = redisClient.GetServer(redisClient.GetEndPoints()[0]);
+        var arms = new List<IAsyncDisposable>();
+        try
         {
-            try
+            var none = new Dictionary<string, string>();
+            var mock = await ArmProcess.StartAsync("serve-mock", ["--gzip", options.MockGzip ? "on" : "off", "--https", options.MockHttps ? "on" : "off"], none, runtimeConfig: null, ct);
+            arms.Add(mock);
+            // NOTE: both proxies run with the gateway's own runtimeconfig (its GC and JIT settings), so that a setting the
+            // gateway ships with shows in its comparisons with its variants, not as metering made cheaper than bare YARP.
+            var gatewayConfig = Path.Combine(AppContext.BaseDirectory, "TokenGateway.runtimeconfig.json");
+            string[] trust = mock.CaFile is null ? [] : ["--ca-file", mock.CaFile];
+            var yarp = await ArmProcess.StartAsync("serve-yarp", ["--upstream", mock.BaseUrl, .. trust], none, gatewayConfig, ct);
+            arms.Add(yarp);
+            var gateways = new List<(string Name, ArmProcess Arm, string Settings)>();
+            foreach (var variant in options.Variants.Prepend(new GatewayVariant("", none)))
             {
-                portkey = await PortkeyProcess.StartAsync(dir, ct);
-                portkeyNote = $"@portkey-ai/gateway {portkey.Version} under node {MachineInfo.ToolVersion("node", "--version")}";
+                var arm = await ArmProcess.StartAsync("serve-gateway", ["--upstream", mock.BaseUrl, "--redis", redis.Configuration, .. trust], variant.Environment, gatewayConfig, ct);
+                arms.Add(arm);
+                gateways.Add((variant.Name == "" ? "gateway" : $"gateway[{variant.Name}]", arm, "its runtimeconfig, " + ArmServer.Describe(variant.Environment)));
             }
-            catch (Exception e) when (e is FileNotFoundException or InvalidOperationException or TimeoutException or System.ComponentModel.Win32Exception)
+            using var admin = await GatewayAdmin.FundAsync(gateways[0].Arm, ct);
+            PortkeyProcess? portkey = null;
+            var portkeyNote = "not run (no --portkey DIR)";
+            if (options.PortkeyDir is { } dir)
             {
-                portkeyNote = "skipped: " + e.Message;
-                Log(portkeyNote);
+                try
+                {
+                    portkey = await PortkeyProcess.StartAsync(dir, ct);
+                    arms.Add(portkey);
+                    portkeyNote = $"@portkey-ai/gateway {portkey.Version} under node {MachineInfo.ToolVersion("node", "--version")}";
+                }
+                catch (Exception e) when (e is FileNotFoundException or InvalidOperationException or TimeoutException or System.ComponentModel.Win32Exception)
+                {
+                    portkeyNote = "skipped: " + e.Message;
+                    Log(portkeyNote);
+                }
             }
-        }
-        await using var _ = portkey;
 
-        List<Target> targets =
-        [
-            new("direct", mock.BaseUrl, [], []),
-            new("yarp", yarp.BaseUrl, [], []),
-            new("gateway", gateway.BaseUrl, [], [redis.Process]),
-            .. portkey is null ? Array.Empty<Target>() : [new Target("portkey", portkey.BaseUrl, PortkeyProcess.Headers(mock.BaseUrl), [portkey.Process], Optional: true)],
-        ];
-        var skipped = await SmokeTestAsync(targets, gateway.Key, ct);
-        foreach (var (target, stream, reason) in skipped)
+            List<Target> targets =
+            [
+                new("direct", mock.BaseUrl, [], mock.Pid, mock.StatsPort, IsGateway: false, "mock upstream, server GC"),
+                new("yarp", yarp.BaseUrl, [], yarp.Pid, yarp.StatsPort, IsGateway: false, "bare IHttpForwarder, the gateway's runtimeconfig"),
+                .. gateways.Select(g => new Target(g.Name, g.Arm.BaseUrl, [], g.Arm.Pid, g.Arm.StatsPort, IsGateway: true, g.Settings)),
+                .. portkey is null ? Array.Empty<Target>()
+                    : [new Target("portkey", portkey.BaseUrl, PortkeyProcess.Headers(mock.BaseUrl), portkey.Process.Id, null, IsGateway: false, "node", Optional: true)],
+            ];
+            var skipped = await SmokeTestAsync(targets, cases, admin.Key, mock.CaFile, ct);
+            foreach (var (target, name, reason) in skipped)
+            {
+                portkeyNote += $"; {name} skipped: {reason}";
+                Log($"{target.Name} {name} skipped: {reason}");
+            }
+            bool Runs(Target t, string caseName) => !skipped.Any(s => s.Target == t && s.Case == caseName);
+
+            var startups = string.Join(", ", new[] { ("mock", mock), ("yarp", yarp) }.Concat(gateways.Select(g => (g.Name, g.Arm)))
+                .Select(a => string.Create(CultureInfo.InvariantCulture, $"{a.Item1} {a.Item2.Startup.TotalMilliseconds:F0} ms")));
+            var report = new Report(options,
+                [.. EnvironmentLines(options, loadBefore, targets, portkeyNote), RuntimeConfigLine(gatewayConfig), $"start-up: process start to ready (started one after the other): {startups}"],
+                admin.CostMicros);
+            var cx = new Context(options, mock.Pid, redis.Process.Id, redisServer, admin, mock.CaFile);
+
+            await JitWarmUpAsync(cx, targets, cases, Runs, ct);
+            await MeasureLoadAsync(cx, targets, cases, Runs, report, ct);
+            if (options.Cases.Contains("ttft")) await MeasureTimeToFirstTokenAsync(cx, targets, Runs, report, ct);
+            if (options.CheckRequests > 0) await CheckMeteringAsync(cx, targets, cases, report, ct);
+
+            var markdown = report.Render() + string.Create(CultureInfo.InvariantCulture, $"Load average after the run: {ProcStat.LoadAverage():F2}.\n");
+            Console.WriteLine();
+            Console.WriteLine(markdown);
+            if (options.OutFile is { } file) await File.WriteAllTextAsync(file, markdown, ct);
+            if (!report.Passed) Console.Error.WriteLine("Metering check FAILED: see the Metering section.");
+            return report.Passed ? 0 : 1;
+        }
+        finally
         {
-            portkeyNote += $"; {ChatRequest.ModeName(stream)} skipped: {reason}";
-            Log($"{target.Name} {ChatRequest.ModeName(stream)} skipped: {reason}");
+            foreach (var arm in Enumerable.Reverse(arms)) await arm.DisposeAsync();
         }
-
-        string[] environment =
-        [
-            $"command:  proxy {string.Join(' ', Environment.GetCommandLineArgs().Skip(2))}".TrimEnd(),
-            $"date:     {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC",
-            $"machine:  {Environment.ProcessorCount} CPUs, {MachineInfo.CpuModel()}, {MachineInfo.Os()}",
-            $"runtime:  {MachineInfo.Runtime()}",
-            $"load:     load average {loadBefore:F2} before the run",
-            $"wrk:      {MachineInfo.ToolVersion("wrk", "--version")}, {options.WrkThreads} thread(s), {(options.WrkCpus is null ? "not pinned" : "taskset -c " + options.WrkCpus)}",
-            $"runs:     {options.WarmupSeconds} s warm-up (discarded) + {options.DurationSeconds} s measured per target, mode and connection count",
-            $"redis:    {MachineInfo.ToolVersion("redis-server", "--version")}, no persistence",
-            $"mock:     {mockOptions.PromptTokens} prompt + {mockOptions.CompletionTokens} completion tokens; streams send {mockOptions.CompletionTokens} content deltas; gzip for clients that accept it {(options.MockGzip ? "on" : "off")}",
-            $"peer:     {portkeyNote}",
-        ];
-        var report = new Report(options, environment, gateway.CostMicros);
-
-        foreach (var stream in new[] { false, true })
-            foreach (var connections in options.Connections)
-                foreach (var target in targets.Where(t => !skipped.Any(s => s.Target == t && s.Stream == stream)))
-                    report.Add(await MeasureAsync(options, target, gateway, stream, connections, ct));
-
-        if (options.CheckRequests > 0)
-            foreach (var stream in new[] { false, true })
-            {
-                Log($"exact metering check, {ChatRequest.ModeName(stream)}: {options.CheckRequests} requests");
-                report.Add(await MeteringCheck.RunAsync(gateway, stream, options.CheckRequests, options.Connections.Max(), ct));
-            }
-
-        var markdown = report.Render() + string.Create(CultureInfo.InvariantCulture, $"Load average after the run: {CpuMeter.LoadAverage():F2}.\n");
-        Console.WriteLine();
-        Console.WriteLine(markdown);
-        if (options.OutFile is { } file) await File.WriteAllTextAsync(file, markdown, ct);
-        if (!report.Passed) Console.Error.WriteLine("Metering check FAILED: see the Metering section.");
-        return report.Passed ? 0 : 1;
     }
 
-    private static async Task<Measurement> MeasureAsync(ProxyBenchmarkOptions options, Target target, GatewayUnderTest gateway, bool stream, int connections, CancellationToken ct)
+    /// <summary>Load on each arm once, before anything is measured, so that tiered compilation settles (see the JIT column).</summary>
+    private static async Task JitWarmUpAsync(Context cx, List<Target> targets, List<BenchCase> cases, Func<Target, string, bool> runs, CancellationToken ct)
     {
-        var mode = ChatRequest.ModeName(stream);
-        Task<WrkResult> Wrk(int seconds) => Proxy.Wrk.RunAsync(target.BaseUrl, stream, connections, options.WrkThreads, seconds, gateway.Key, target.Headers, options.WrkCpus, ct);
-        if (options.WarmupSeconds > 0) await Wrk(options.WarmupSeconds);
-        var isGateway = target.Name == "gateway";
-        long? before = isGateway ? await gateway.SettledBalanceMicrosAsync(ct) : null;
-        var load = CpuMeter.LoadAverage();
-        var cpu = CpuMeter.Start(target.Processes);
-        var result = await Wrk(options.DurationSeconds);
-        var (servers, machine) = cpu.Stop();
-        long? charged = isGateway ? before - await gateway.SettledBalanceMicrosAsync(ct) : null;
+        var o = cx.Options;
+        if (o.JitWarmupSeconds == 0 || cases.Count == 0) return;
+        var each = Math.Max(1, o.JitWarmupSeconds / cases.Count);
+        foreach (var target in targets)
+        {
+            Log($"JIT warm-up of {target.Name}: {each} s per case");
+            foreach (var bench in cases.Where(c => runs(target, c.Name)))
+                await Wrk.RunAsync(target.BaseUrl, bench, bench.Connections.Max(), o.WrkThreads, each, cx.Admin.Key, target.Headers, o.WrkCpus, ct);
+        }
+    }
+
+    /// <summary>The wrk cases, interleaved: for each case and connection count, every arm in turn.</summary>
+    private static async Task MeasureLoadAsync(
+        Context cx, List<Target> targets, List<BenchCase> cases, Func<Target, string, bool> runs, Report report, CancellationToken ct)
+    {
+        var o = cx.Options;
+        foreach (var bench in cases)
+            foreach (var connections in bench.Connections)
+                foreach (var target in targets.Where(t => runs(t, bench.Name)))
+                    report.Add(await MeasureAsync(cx, target, new BenchCaseKey(bench.Name, bench.Title, bench.Stream), connections, async seconds =>
+                        (await Wrk.RunAsync(target.BaseUrl, bench, connections, o.WrkThreads, seconds, cx.Admin.Key, target.Headers, o.WrkCpus, ct), null), ct));
+    }
+
+    /// <summary>The paced streams, every arm in turn; for a gateway arm the run is also this mode's exact metering check.</summary>
+    private static async Task MeasureTimeToFirstTokenAsync(Context cx, List<Target> targets, Func<Target, string, bool> runs, Report report, CancellationToken ct)
+    {
+        var o = cx.Options;
+        var key = new BenchCaseKey("ttft", $"Streaming with a paced upstream ({o.PaceMilliseconds} ms before each content delta): time to first token", true);
+        foreach (var target in targets.Where(t => runs(t, "stream")))
+        {
+            var m = await MeasureAsync(cx, target, key, o.TtftConnections, async seconds =>
+                (null, await TtftClient.RunAsync(target.BaseUrl, cx.Admin.Key, target.Headers, o.TtftConnections, o.PaceMilliseconds, seconds, cx.CaFile, ct)), ct);
+            report.Add(m);
+            // NOTE: the paced-stream client runs every request it starts to its end, so its run is this mode's exact check.
+            if (target.IsGateway)
+                report.Add(new MeteringCheckResult(target.Name, key.Name, (int)m.Requests, m.Ttft!.Ok, m.Ttft.Non200, m.Ttft.Incomplete,
+                    m.ChargedMicros!.Value, m.Ttft.Ok * cx.Admin.CostMicros));
+        }
+    }
+
+    /// <summary>The exact check of every gateway arm in every load case.</summary>
+    private static async Task CheckMeteringAsync(Context cx, List<Target> targets, List<BenchCase> cases, Report report, CancellationToken ct)
+    {
+        foreach (var target in targets.Where(t => t.IsGateway))
+            foreach (var bench in cases)
+            {
+                Log($"exact metering check, {target.Name}, {bench.Name}: {cx.Options.CheckRequests} requests");
+                report.Add(await MeteringCheck.RunAsync(target.Name, target.BaseUrl, cx.Admin, bench, cx.Options.CheckRequests, cx.Options.LargeConnections, ct));
+            }
+    }
+
+    private static string[] EnvironmentLines(ProxyBenchmarkOptions options, double loadBefore, List<Target> targets, string portkeyNote) =>
+    [
+        $"command:  proxy {string.Join(' ', System.Environment.GetCommandLineArgs().Skip(2))}".TrimEnd(),
+        $"date:     {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC",
+        $"machine:  {System.Environment.ProcessorCount} CPUs, {MachineInfo.CpuModel()}, {MachineInfo.Os()}",
+        $"runtime:  {MachineInfo.Runtime()} (the harness; each arm reports its own GC mode below)",
+        $"load:     load average {loadBefore:F2} before the run",
+        $"arms:     one process each: {string.Join("; ", targets.Select(t => $"{t.Name} ({t.Settings})"))}",
+        $"wrk:      {MachineInfo.ToolVersion("wrk", "--version")}, {options.WrkThreads} thread(s), {(options.WrkCpus is null ? "not pinned" : "taskset -c " + options.WrkCpus)}",
+        $"runs:     {options.JitWarmupSeconds} s JIT warm-up per arm (once, over the load cases), then {options.WarmupSeconds} s warm-up (discarded) + {options.DurationSeconds} s measured per arm, case and connection count",
+        $"redis:    {MachineInfo.ToolVersion("redis-server", "--version")}, no persistence",
+        $"mock:     {(options.MockHttps ? "HTTPS (self-signed; the proxies negotiate HTTP/2 by ALPN)" : "plain HTTP (the proxies use HTTP/1.1)")}; 40 prompt + 12 completion tokens whatever the prompt; streams send 12 content deltas; gzip for clients that accept it {(options.MockGzip ? "on" : "off")}",
+        $"ttft:     {options.TtftConnections} connections from the harness (HttpClient, ResponseHeadersRead), mock pausing {options.PaceMilliseconds} ms before each content delta",
+        $"peer:     {portkeyNote}",
+    ];
+
+    /// <summary>The runtime settings of the gateway's runtimeconfig.json, less the ones every app has.</summary>
+    private static string RuntimeConfigLine(string path)
+    {
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+        string[] usual = ["System.Globalization.Invariant", "System.Globalization.PredefinedCulturesOnly",
+            "System.Reflection.Metadata.MetadataUpdater.IsSupported", "System.Runtime.Serialization.EnableUnsafeBinaryFormatterSerialization"];
+        var settings = json.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties").EnumerateObject()
+            .Where(p => !usual.Contains(p.Name)).Select(p => $"{p.Name}={p.Value.GetRawText()}");
+        return $"gateway runtimeconfig: {string.Join(", ", settings)}";
+    }
+
+    private static async Task<Measurement> MeasureAsync(
+        Context cx, Target target, BenchCaseKey bench, int connections, Func<int, Task<(WrkResult?, TtftResult?)>> load, CancellationToken ct)
+    {
+        if (cx.Options.WarmupSeconds > 0) await load(cx.Options.WarmupSeconds);
+        long? before = target.IsGateway ? await cx.Admin.SettledBalanceMicrosAsync(ct) : null;
+        var loadAverage = ProcStat.LoadAverage();
+        var runtimeBefore = target.StatsPort is int port ? await StatsListener.ReadAsync(port, ct) : null;
+        var redisBefore = target.IsGateway ? await RedisStats.ReadAsync(cx.Redis) : null;
+        var self = System.Environment.ProcessId;
+        var pids = new[] { target.Pid, cx.MockPid, cx.RedisPid, self };
+        var cpuBefore = pids.Select(ProcStat.CpuSeconds).ToArray();
+        var machineBefore = ProcStat.MachineBusySeconds();
+        var rss = new RssSampler(target.Pid);
+        await using var _ = rss;
+        var (wrk, ttft) = await load(cx.Options.DurationSeconds);
+        var cpu = pids.Select((pid, i) => ProcStat.CpuSeconds(pid) - cpuBefore[i]).ToArray();
+        var machine = ProcStat.MachineBusySeconds() - machineBefore;
+        var (peak, average) = await rss.StopAsync();
+        var redis = target.IsGateway ? (await RedisStats.ReadAsync(cx.Redis)).Minus(redisBefore!) : null;
+        var runtime = target.StatsPort is int p ? (await StatsListener.ReadAsync(p, ct)).Minus(runtimeBefore!) : null;
+        long? charged = target.IsGateway ? before - await cx.Admin.SettledBalanceMicrosAsync(ct) : null;
+        // The load generator: wrk's own process, or this one for the paced-stream client.
+        var generator = wrk?.WrkCpuSeconds ?? cpu[3];
+        var mockCpu = target.Pid == cx.MockPid ? 0 : cpu[1];
+        var cost = new RunCost(cpu[0], mockCpu, cpu[2], machine, generator, peak, average, runtime, redis);
+        var m = new Measurement(target.Name, bench, connections, wrk, ttft, cost, loadAverage, charged);
         Log(string.Create(CultureInfo.InvariantCulture,
-            $"{mode,-13} {target.Name,-8} c={connections,-3} {result.RequestsPerSecond,8:F0} req/s  p50 {result.P50:F2} ms  p99 {result.P99:F2} ms  non-200 {result.Non200}  incomplete {result.Incomplete}  socket errors {result.SocketErrors}"));
-        return new Measurement(target.Name, stream, connections, result, servers, machine, load, charged);
+            $"{bench.Name,-6} {target.Name,-16} c={connections,-3} {m.RequestsPerSecond,8:F0} req/s  {(wrk is null ? $"first token p50 {TtftResult.Percentile(ttft!.FirstToken, 50):F2} ms" : $"p50 {wrk.P50:F2} ms")}  CPU {cost.ArmCpu / m.Requests * 1e6:F0} µs/req  alloc {(runtime is null ? "?" : $"{runtime.AllocatedBytes / 1024.0 / m.Requests:F1}")} KB/req  RSS {peak / 1048576.0:F0} MB"));
+        return m;
     }
 
     /// <summary>
-    /// One request per target and mode before any load: a wrong set-up fails here, not as a page of errors.
+    /// One request per target and case before any load: a wrong set-up fails here, not as a page of errors.
     /// </summary>
-    /// <returns>The modes an optional target failed, which the benchmark then skips.</returns>
-    private static async Task<List<(Target Target, bool Stream, string Reason)>> SmokeTestAsync(IEnumerable<Target> targets, string key, CancellationToken ct)
+    /// <returns>The cases an optional target failed, which the benchmark then skips.</returns>
+    private static async Task<List<(Target Target, string Case, string Reason)>> SmokeTestAsync(
+        IEnumerable<Target> targets, List<BenchCase> cases, string key, string? caFile, CancellationToken ct)
     {
-        var skipped = new List<(Target, bool, string)>();
-        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
+        var skipped = new List<(Target, string, string)>();
+        using var client = new HttpClient(LoopbackHandler.Create(caFile));
+        var streaming = BenchCaseKeyless(stream: true);
         foreach (var target in targets)
-            foreach (var stream in new[] { false, true })
+            foreach (var (name, body, marker) in cases.Select(c => (c.Name, c.Body, c.Marker)).Append(streaming).DistinctBy(c => c.Item1))
             {
-                var status = await MeteringCheck.SendAsync(client, target.BaseUrl, key, target.Headers, stream, ct);
+                var status = await MeteringCheck.SendAsync(client, target.BaseUrl, key, target.Headers, body, marker, ct);
                 if (status == HttpStatusCode.OK) continue;
                 var reason = $"it answered the request with {(status is null ? "an incomplete 200" : $"{(int)status} {status}")}";
-                if (!target.Optional) throw new InvalidOperationException($"{target.Name}: {ChatRequest.ModeName(stream)}: {reason}.");
-                skipped.Add((target, stream, reason));
+                if (!target.Optional) throw new InvalidOperationException($"{target.Name}: {name}: {reason}.");
+                skipped.Add((target, name, reason));
             }
         return skipped;
     }
+
+    /// <summary>The short streaming request, which the paced-stream runs send too (also when the "stream" case is not run).</summary>
+    private static (string Name, string Body, string Marker) BenchCaseKeyless(bool stream) =>
+        ("stream", ChatRequest.Body(stream), ChatRequest.CompleteMarker(stream));
 
     private static void Log(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 }

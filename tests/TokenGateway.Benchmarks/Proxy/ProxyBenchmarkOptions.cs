@@ -2,12 +2,40 @@ using System.Globalization;
 
 namespace TokenGateway.Benchmarks.Proxy;
 
-/// <summary>Command line of <c>proxy</c>: <c>--duration 20 --warmup 5 --connections 1,32 --threads 1 …</c>.</summary>
+/// <summary>A further gateway arm: the same gateway in its own process with these environment variables (runtime knobs, settings).</summary>
+internal sealed record GatewayVariant(string Name, IReadOnlyDictionary<string, string> Environment);
+
+/// <summary>Command line of <c>proxy</c>: <c>--duration 20 --warmup 5 --jit-warmup 30 --connections 1,32 …</c>.</summary>
 internal sealed record ProxyBenchmarkOptions
 {
+    public static readonly string[] AllCases = ["small", "stream", "8k", "64k", "ttft"];
+
     public int DurationSeconds { get; init; } = 20;
+
+    /// <summary>Discarded load before each measured run (connection pools, caches).</summary>
     public int WarmupSeconds { get; init; } = 5;
+
+    /// <summary>
+    /// Load on each arm once, before the first measured run, spread over the load cases, so that tiered compilation has
+    /// promoted the hot methods (a profile after 10 s still found the tiering thread busy; after 40–60 s, not).
+    /// </summary>
+    public int JitWarmupSeconds { get; init; } = 30;
+
     public int[] Connections { get; init; } = [1, 32];
+
+    /// <summary>Connections of the 8 KB and 64 KB prompt cases.</summary>
+    public int LargeConnections { get; init; } = 32;
+
+    public HashSet<string> Cases { get; init; } = [.. AllCases];
+
+    /// <summary>Connections of the paced-stream (time to first token) runs.</summary>
+    public int TtftConnections { get; init; } = 4;
+
+    /// <summary>Pause of the mock before each content delta in the paced-stream runs.</summary>
+    public int PaceMilliseconds { get; init; } = 20;
+
+    public List<GatewayVariant> Variants { get; init; } = [];
+
     public int WrkThreads { get; init; } = 1;
 
     /// <summary>CPU list for <c>taskset -c</c> around wrk; null leaves wrk to the scheduler.</summary>
@@ -16,22 +44,29 @@ internal sealed record ProxyBenchmarkOptions
     /// <summary>A folder where <c>npm install @portkey-ai/gateway</c> ran; null skips that target.</summary>
     public string? PortkeyDir { get; init; }
 
-    /// <summary>Requests per mode of the exact metering check that follows the timed runs.</summary>
+    /// <summary>Requests per gateway arm and load case of the exact metering check that follows the timed runs.</summary>
     public int CheckRequests { get; init; } = 2000;
 
     /// <summary>
-    /// Whether the mock gzips non-streaming answers for a client that accepts it (the gateway's client asks;
-    /// wrk and the bare YARP client do not). On by default, as real upstreams do; off isolates the cost
-    /// of that round trip.
+    /// Whether the mock gzips non-streaming answers for a client that accepts it (the gateway's client asks; wrk and the
+    /// bare YARP client do not). On by default, as real upstreams do; off isolates the cost of that round trip.
     /// </summary>
     public bool MockGzip { get; init; } = true;
+
+    /// <summary>
+    /// The mock serves HTTPS (self-signed, trusted by the proxies from a PEM file), as a real upstream does: the proxies then
+    /// negotiate HTTP/2 with it by ALPN (YARP's default request version), where plain HTTP stays on HTTP/1.1.
+    /// </summary>
+    public bool MockHttps { get; init; }
 
     /// <summary>Where the Markdown report is also written; null prints it only.</summary>
     public string? OutFile { get; init; }
 
     public const string Usage = """
-        proxy [--duration S] [--warmup S] [--connections 1,32] [--threads N] [--wrk-cpus LIST]
-              [--portkey DIR] [--check-requests N] [--no-gzip] [--out FILE]
+        proxy [--duration S] [--warmup S] [--jit-warmup S] [--connections 1,32] [--large-connections N]
+              [--cases small,stream,8k,64k,ttft] [--ttft-connections N] [--pace-ms MS]
+              [--variant NAME:VAR=VALUE[,VAR=VALUE…]]… [--threads N] [--wrk-cpus LIST]
+              [--portkey DIR] [--check-requests N] [--no-gzip] [--mock-https] [--out FILE]
         """;
 
     public static ProxyBenchmarkOptions Parse(string[] args)
@@ -45,20 +80,45 @@ internal sealed record ProxyBenchmarkOptions
             {
                 "--duration" => o with { DurationSeconds = Int() },
                 "--warmup" => o with { WarmupSeconds = Int() },
+                "--jit-warmup" => o with { JitWarmupSeconds = Int() },
                 "--connections" => o with { Connections = Value().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() },
+                "--large-connections" => o with { LargeConnections = Int() },
+                "--cases" => o with { Cases = [.. Value().Split(',')] },
+                "--ttft-connections" => o with { TtftConnections = Int() },
+                "--pace-ms" => o with { PaceMilliseconds = Int() },
+                "--variant" => o with { Variants = [.. o.Variants, ParseVariant(Value())] },
                 "--threads" => o with { WrkThreads = Int() },
                 "--wrk-cpus" => o with { WrkCpus = Value() },
                 "--portkey" => o with { PortkeyDir = Path.GetFullPath(Value()) },
                 "--check-requests" => o with { CheckRequests = Int() },
                 "--no-gzip" => o with { MockGzip = false },
+                "--mock-https" => o with { MockHttps = true },
                 "--out" => o with { OutFile = Path.GetFullPath(Value()) },
                 _ => throw new ArgumentException($"Unknown option {args[i]}.\n{Usage}"),
             };
         }
-        if (o.DurationSeconds <= 0 || o.WarmupSeconds < 0 || o.Connections.Any(c => c <= 0) || o.WrkThreads <= 0 || o.CheckRequests < 0)
+        if (o.DurationSeconds <= 0 || o.WarmupSeconds < 0 || o.JitWarmupSeconds < 0 || o.Connections.Any(c => c <= 0) || o.LargeConnections <= 0
+            || o.TtftConnections <= 0 || o.PaceMilliseconds < 0 || o.WrkThreads <= 0 || o.CheckRequests < 0)
             throw new ArgumentException($"Durations, connections and counts must be positive.\n{Usage}");
+        if (o.Cases.Except(AllCases).FirstOrDefault() is { } unknown) throw new ArgumentException($"Unknown case {unknown}: choose from {string.Join(',', AllCases)}.");
+        if (o.Variants.Select(v => v.Name).Distinct().Count() != o.Variants.Count) throw new ArgumentException("Two variants have the same name.");
         // NOTE: wrk gives each thread connections/threads connections; fewer connections than threads fails.
-        if (o.Connections.Any(c => c < o.WrkThreads)) throw new ArgumentException("Every --connections value must be at least --threads.");
+        if (o.Connections.Append(o.LargeConnections).Any(c => c < o.WrkThreads)) throw new ArgumentException("Every connection count must be at least --threads.");
         return o;
+    }
+
+    /// <summary><c>pgo-off:DOTNET_TieredPGO=0</c> → the arm <c>gateway[pgo-off]</c> with that variable.</summary>
+    private static GatewayVariant ParseVariant(string text)
+    {
+        var colon = text.IndexOf(':');
+        if (colon <= 0) throw new ArgumentException($"--variant {text}: expected NAME:VAR=VALUE[,VAR=VALUE…].");
+        var environment = new Dictionary<string, string>();
+        foreach (var pair in text[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = pair.IndexOf('=');
+            if (eq <= 0) throw new ArgumentException($"--variant {text}: '{pair}' is not VAR=VALUE.");
+            environment[pair[..eq]] = pair[(eq + 1)..];
+        }
+        return new GatewayVariant(text[..colon], environment);
     }
 }

@@ -3,7 +3,7 @@ using System.Text;
 
 namespace TokenGateway.Benchmarks.Proxy;
 
-/// <summary>The Markdown report of one run: environment, a table per mode, the ratios, the metering checks.</summary>
+/// <summary>The Markdown report of one run: environment, a table per case, the comparisons, the metering checks.</summary>
 internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string> environment, long costMicros)
 {
     private readonly List<Measurement> _runs = [];
@@ -12,7 +12,10 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
     public void Add(Measurement m) => _runs.Add(m);
     public void Add(MeteringCheckResult c) => _checks.Add(c);
 
-    public bool Passed => _checks.All(c => c.Passed) && _runs.Where(r => r.Target == "gateway").All(r => r.Wrk.Non200 == 0 && r.Wrk.Incomplete == 0);
+    private static bool IsGateway(string target) => target.StartsWith("gateway", StringComparison.Ordinal);
+
+    public bool Passed => _checks.All(c => c.Passed) && _runs.Where(r => IsGateway(r.Target)).All(r =>
+        r.Wrk is { } w ? w.Non200 == 0 && w.Incomplete == 0 : r.Ttft!.Non200 == 0 && r.Ttft.Incomplete == 0);
 
     public string Render()
     {
@@ -20,62 +23,134 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
         s.AppendLine("## Environment").AppendLine().AppendLine("```");
         foreach (var line in environment) s.AppendLine(line);
         s.AppendLine("```").AppendLine();
-        foreach (var stream in new[] { false, true })
+        s.AppendLine("Per request, for each arm's own process: `CPU µs` of the arm (utime + stime from /proc/PID/stat over the run ÷ requests),")
+            .AppendLine("of the mock behind it and of redis-server; `alloc KB` from the arm's `GC.GetTotalAllocatedBytes(true)`; `GCs` gen0/1/2")
+            .AppendLine("during the run; `RSS` peak and average of the arm (VmRSS every 100 ms); `GC heap` memory the GC had committed at the end; `Redis round trips` commands the gateway's Redis client sent")
+            .AppendLine("(its `OperationCount`); `Redis cmds` commands redis-server processed, those its Lua scripts call included (`INFO stats`);")
+            .AppendLine("`JIT` methods compiled during the measured run (≈ 0 once tiering has settled); `CPU other` cores used by the rest of the machine.")
+            .AppendLine();
+        foreach (var group in _runs.GroupBy(r => r.Case))
         {
-            var runs = _runs.Where(r => r.Stream == stream).ToList();
-            if (runs.Count == 0) continue;
-            s.AppendLine($"## {ChatRequest.ModeName(stream)} chat completions").AppendLine();
-            s.AppendLine("| target | conns | req/s | p50 ms | p90 ms | p99 ms | max ms | complete 200 | non-200 | incomplete | socket errors | CPU servers | CPU wrk | CPU other | load |");
-            s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-            foreach (var r in runs)
-            {
-                var w = r.Wrk;
-                double Cores(double seconds) => seconds / w.DurationSeconds;
-                s.AppendLine(Invariant($"| {r.Target} | {r.Connections} | {w.RequestsPerSecond:N0} | {w.P50:F2} | {w.P90:F2} | {w.P99:F2} | {w.Max:F1} | {w.Ok:N0} | {w.Non200} | {w.Incomplete} | {w.SocketErrors} | {Cores(r.ServersCpu):F2} | {Cores(w.WrkCpuSeconds):F2} | {Cores(r.OtherCpu):F2} | {r.LoadAverage:F2} |"));
-            }
-            s.AppendLine();
-            RenderRatios(s, runs);
+            var runs = group.ToList();
+            s.AppendLine($"## {group.Key.Title}").AppendLine();
+            if (group.Key.Name == "ttft") RenderTtft(s, runs);
+            else RenderLoad(s, runs);
+            RenderComparisons(s, runs);
         }
         RenderMetering(s);
         return s.ToString();
     }
 
-    private void RenderRatios(StringBuilder s, List<Measurement> runs)
+    private static void RenderLoad(StringBuilder s, List<Measurement> runs)
     {
-        s.AppendLine("| comparison | conns | throughput ratio | added p50 ms | added p90 ms | added p99 ms |");
-        s.AppendLine("|---|---:|---:|---:|---:|---:|");
-        foreach (var conns in options.Connections)
+        s.AppendLine("| target | conns | req/s | p50 ms | p90 ms | p99 ms | non-200 / incomplete / socket err | CPU µs arm | CPU µs mock | CPU µs redis | alloc KB | GCs | RSS peak MB | RSS avg MB | GC heap MB | Redis round trips | Redis cmds | JIT methods | CPU wrk | CPU other | load |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in runs)
         {
-            Measurement? Find(string target) => runs.FirstOrDefault(r => r.Target == target && r.Connections == conns);
-            foreach (var (a, b) in new[] { ("gateway", "yarp"), ("gateway", "direct"), ("yarp", "direct"), ("portkey", "direct"), ("gateway", "portkey") })
-            {
-                if (Find(a) is not { } x || Find(b) is not { } y) continue;
-                s.AppendLine(Invariant($"| {a} / {b} | {conns} | {x.Wrk.RequestsPerSecond / y.Wrk.RequestsPerSecond:F2} | {x.Wrk.P50 - y.Wrk.P50:+0.00;-0.00} | {x.Wrk.P90 - y.Wrk.P90:+0.00;-0.00} | {x.Wrk.P99 - y.Wrk.P99:+0.00;-0.00} |"));
-            }
+            var w = r.Wrk!;
+            s.AppendLine(Invariant($"| {r.Target} | {r.Connections} | {w.RequestsPerSecond:N0} | {w.P50:F2} | {w.P90:F2} | {w.P99:F2} | {w.Non200} / {w.Incomplete} / {w.SocketErrors} | {Costs(r)} | {Other(r):F2} | {r.LoadAverage:F2} |"));
         }
+        s.AppendLine();
+    }
+
+    private static void RenderTtft(StringBuilder s, List<Measurement> runs)
+    {
+        s.AppendLine("Times from writing the request: to the first `data:` event (the role chunk, sent at once), to the first content delta (after one pause), and to the end of the stream.").AppendLine();
+        s.AppendLine("| target | conns | streams/s | first event p50 ms | p99 ms | first token p50 ms | p99 ms | whole stream p50 ms | non-200 / incomplete | CPU µs arm | CPU µs mock | CPU µs redis | alloc KB | GCs | RSS peak MB | RSS avg MB | GC heap MB | Redis round trips | Redis cmds | JIT methods | CPU client | CPU other | load |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in runs)
+        {
+            var t = r.Ttft!;
+            double P(double[] v, double p) => TtftResult.Percentile(v, p);
+            s.AppendLine(Invariant($"| {r.Target} | {r.Connections} | {t.RequestsPerSecond:N1} | {P(t.FirstEvent, 50):F2} | {P(t.FirstEvent, 99):F2} | {P(t.FirstToken, 50):F2} | {P(t.FirstToken, 99):F2} | {P(t.Whole, 50):F1} | {t.Non200} / {t.Incomplete} | {Costs(r)} | {Other(r):F2} | {r.LoadAverage:F2} |"));
+        }
+        s.AppendLine();
+    }
+
+    /// <summary>The per-request cost columns, from "CPU µs arm" to the load generator's cores.</summary>
+    private static string Costs(Measurement r)
+    {
+        var c = r.Cost;
+        double PerRequest(double seconds) => seconds / r.Requests * 1e6;
+        var mock = c.MockCpu == 0 ? "—" : Invariant($"{PerRequest(c.MockCpu):F0}");
+        var redis = IsGateway(r.Target) ? Invariant($"{PerRequest(c.RedisCpu):F0}") : "—";
+        // NOTE: GC.GetTotalAllocatedBytes was seen to go backwards across a run under server GC with DATAS (heaps
+        // removed as the load changes): a negative difference is shown as unknown, not as a figure.
+        var alloc = c.Runtime is { } rt ? rt.AllocatedBytes < 0 ? "n/a" : Invariant($"{rt.AllocatedBytes / 1024.0 / r.Requests:F1}") : "—";
+        var gcs = c.Runtime is { } g ? $"{g.Gen0}/{g.Gen1}/{g.Gen2}" : "—";
+        var roundTrips = IsGateway(r.Target) && c.Runtime is { } ops ? Invariant($"{(double)ops.RedisOperations / r.Requests:F2}") : "—";
+        var commands = c.Redis is { } rd ? Invariant($"{(double)rd.Commands / r.Requests:F1}") : "—";
+        var jit = c.Runtime is { } j ? Invariant($"{j.JitMethods}") : "—";
+        var heap = c.Runtime is { } h ? Invariant($"{h.GcCommittedBytes / 1048576.0:F0}") : "—";
+        return Invariant($"{PerRequest(c.ArmCpu):F0} | {mock} | {redis} | {alloc} | {gcs} | {c.RssPeak / 1048576.0:F0} | {c.RssAverage / 1048576.0:F0} | {heap} | {roundTrips} | {commands} | {jit} | {c.WrkCpu / r.Seconds:F2}");
+    }
+
+    /// <summary>Cores the rest of the machine used during the run: all busy time less the arm, mock, redis-server and load generator.</summary>
+    private static double Other(Measurement r)
+    {
+        var c = r.Cost;
+        return Math.Max(0, c.MachineCpu - c.ArmCpu - c.MockCpu - (IsGateway(r.Target) ? c.RedisCpu : 0) - c.WrkCpu) / r.Seconds;
+    }
+
+    /// <summary>Each gateway arm against bare YARP (and each variant against the default gateway), bare YARP against the mock.</summary>
+    private void RenderComparisons(StringBuilder s, List<Measurement> runs)
+    {
+        var ttft = runs[0].Case.Name == "ttft";
+        s.AppendLine(ttft
+            ? "| comparison | conns | added first event p50 ms | p99 ms | added first token p50 ms | p99 ms | CPU/req ratio (arm) | alloc/req ratio | RSS peak ratio |"
+            : "| comparison | conns | throughput ratio | added p50 ms | added p99 ms | CPU/req ratio (arm) | CPU/req ratio (arm + redis) | alloc/req ratio | RSS peak ratio |");
+        s.AppendLine(ttft ? "|---|---:|---:|---:|---:|---:|---:|---:|---:|" : "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        var targets = runs.Select(r => r.Target).Distinct().ToList();
+        var pairs = targets.Where(IsGateway).Select(g => (g, "yarp"))
+            .Concat(targets.Where(t => IsGateway(t) && t != "gateway").Select(v => (v, "gateway")))
+            .Append(("yarp", "direct")).Append(("portkey", "direct")).Append(("gateway", "portkey"));
+        foreach (var connections in runs.Select(r => r.Connections).Distinct())
+            foreach (var (a, b) in pairs)
+            {
+                if (runs.FirstOrDefault(r => r.Target == a && r.Connections == connections) is not { } x
+                    || runs.FirstOrDefault(r => r.Target == b && r.Connections == connections) is not { } y) continue;
+                double Cpu(Measurement m, bool withRedis) => (m.Cost.ArmCpu + (withRedis && IsGateway(m.Target) ? m.Cost.RedisCpu : 0)) / m.Requests;
+                var alloc = x.Cost.Runtime is { AllocatedBytes: >= 0 } ra && y.Cost.Runtime is { } rb && rb.AllocatedBytes > 0
+                    ? Invariant($"{(double)ra.AllocatedBytes / x.Requests / ((double)rb.AllocatedBytes / y.Requests):F2}") : "—";
+                var tail = Invariant($"{Cpu(x, false) / Cpu(y, false):F2} | {alloc} | {(double)x.Cost.RssPeak / y.Cost.RssPeak:F2} |");
+                if (ttft)
+                {
+                    double P(double[] v, double p) => TtftResult.Percentile(v, p);
+                    s.AppendLine(Invariant($"| {a} − {b} | {connections} | {P(x.Ttft!.FirstEvent, 50) - P(y.Ttft!.FirstEvent, 50):+0.00;-0.00} | {P(x.Ttft.FirstEvent, 99) - P(y.Ttft.FirstEvent, 99):+0.00;-0.00} | {P(x.Ttft.FirstToken, 50) - P(y.Ttft.FirstToken, 50):+0.00;-0.00} | {P(x.Ttft.FirstToken, 99) - P(y.Ttft.FirstToken, 99):+0.00;-0.00} | {tail}"));
+                }
+                else
+                    s.AppendLine(Invariant($"| {a} / {b} | {connections} | {x.RequestsPerSecond / y.RequestsPerSecond:F2} | {x.Wrk!.P50 - y.Wrk!.P50:+0.00;-0.00} | {x.Wrk.P99 - y.Wrk.P99:+0.00;-0.00} | {Cpu(x, false) / Cpu(y, false):F2} | {Cpu(x, true) / Cpu(y, true):F2} | {alloc} | {(double)x.Cost.RssPeak / y.Cost.RssPeak:F2} |"));
+            }
         s.AppendLine();
     }
 
     private void RenderMetering(StringBuilder s)
     {
-        s.AppendLine("## Metering").AppendLine();
+        s.AppendLine("## Metering and Redis").AppendLine();
         s.AppendLine(Invariant($"Cost of one request: {costMicros} micro-USD (the mock's usage at the pricing file's {ChatRequest.Model} price)."));
         s.AppendLine();
-        s.AppendLine("Timed runs (wrk abandons the requests in flight at its deadline; the gateway may still charge them):").AppendLine();
-        s.AppendLine("| mode | conns | complete 200 (wrk) | balance drop µ$ | drop / cost | charged − counted |");
-        s.AppendLine("|---|---:|---:|---:|---:|---:|");
+        s.AppendLine("Timed runs. wrk abandons the requests in flight at its deadline (up to one per connection); the gateway still charges")
+            .AppendLine("them, at least the input they sent as its tokenizer counts it (the mock reports 40 prompt tokens whatever the prompt, so an")
+            .AppendLine("abandoned 64 KB request pays more than a complete one): `rest` is the drop less the complete answers' cost. Redis commands")
+            .AppendLine("redis-server processed per request, by command (those inside the Lua scripts included):").AppendLine();
+        s.AppendLine("| target | case | conns | complete 200 | balance drop µ$ | complete × cost µ$ | rest µ$ | Redis commands / request |");
+        s.AppendLine("|---|---|---:|---:|---:|---:|---:|---|");
         foreach (var r in _runs.Where(r => r.ChargedMicros is not null))
         {
-            var charged = (double)r.ChargedMicros!.Value / costMicros;
-            s.AppendLine(Invariant($"| {ChatRequest.ModeName(r.Stream)} | {r.Connections} | {r.Wrk.Ok:N0} | {r.ChargedMicros:N0} | {charged:N2} | {charged - r.Wrk.Ok:N2} |"));
+            var complete = r.Ok * costMicros;
+            var byCommand = r.Cost.Redis is { } rd
+                ? string.Join(", ", rd.Calls.OrderByDescending(c => c.Value).Take(8).Select(c => Invariant($"{c.Key} {(double)c.Value / r.Requests:F2}")))
+                : "";
+            s.AppendLine(Invariant($"| {r.Target} | {r.Case.Name} | {r.Connections} | {r.Ok:N0} | {r.ChargedMicros:N0} | {complete:N0} | {r.ChargedMicros - complete:N0} | {byCommand} |"));
         }
         s.AppendLine();
-        s.AppendLine("Exact check (a fixed number of requests, each run to its end):").AppendLine();
-        s.AppendLine("| mode | requests | complete 200 | non-200 | incomplete | balance drop µ$ | expected µ$ | result |");
-        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---|");
+        s.AppendLine("Exact check (a fixed number of requests per gateway arm and case, each run to its end; for `ttft`, the paced-stream run itself):").AppendLine();
+        s.AppendLine("| target | case | requests | complete 200 | non-200 | incomplete | balance drop µ$ | expected µ$ | result |");
+        s.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---|");
         foreach (var c in _checks)
-            s.AppendLine(Invariant($"| {ChatRequest.ModeName(c.Stream)} | {c.Requests:N0} | {c.Ok:N0} | {c.Non200} | {c.Incomplete} | {c.DropMicros:N0} | {c.ExpectedMicros:N0} | {(c.Passed ? "exact" : "MISMATCH")} |"));
+            s.AppendLine(Invariant($"| {c.Target} | {c.Case} | {c.Requests:N0} | {c.Ok:N0} | {c.Non200} | {c.Incomplete} | {c.DropMicros:N0} | {c.ExpectedMicros:N0} | {(c.Passed ? "exact" : "MISMATCH")} |"));
         s.AppendLine();
+        _ = options;
     }
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

@@ -1,9 +1,8 @@
-using System.Diagnostics;
-
 namespace TokenGateway.Benchmarks.Proxy;
 
 /// <summary>
-/// Something wrk is pointed at: its origin, the extra headers it needs and its own processes. A failure of
-/// an optional target (the peer gateway) skips it for that mode instead of stopping the benchmark.
+/// Something the load is pointed at: its origin, the extra headers it needs, the process whose CPU and memory are its
+/// own, and its stats port (none for the node peer). A failure of an optional target (the peer gateway) skips it for
+/// that case instead of stopping the benchmark.
 /// </summary>
-internal sealed record Target(string Name, string BaseUrl, string[] Headers, Process[] Processes, bool Optional = false);
+internal sealed record Target(string Name, string BaseUrl, string[] Headers, int Pid, int? StatsPort, bool IsGateway, string Settings, bool Optional = false);

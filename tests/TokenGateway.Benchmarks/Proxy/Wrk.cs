@@ -9,14 +9,14 @@ namespace TokenGateway.Benchmarks.Proxy;
 internal static partial class Wrk
 {
     public static async Task<WrkResult> RunAsync(
-        string baseUrl, bool stream, int connections, int threads, int seconds, string key, IEnumerable<string> headers, string? cpus, CancellationToken ct)
+        string baseUrl, BenchCase bench, int connections, int threads, int seconds, string key, IEnumerable<string> headers, string? cpus, CancellationToken ct)
     {
         string[] wrk =
         [
             .. cpus is null ? Array.Empty<string>() : ["taskset", "-c", cpus],
             "wrk", "-t", $"{threads}", "-c", $"{connections}", "-d", $"{seconds}s", "--timeout", "10s",
             "-s", Path.Combine(AppContext.BaseDirectory, "Proxy", "chat.lua"), baseUrl + "/v1/chat/completions",
-            "--", ChatRequest.Body(stream), ChatRequest.CompleteMarker(stream), key, .. headers,
+            "--", "@" + bench.BodyFile, bench.Marker, key, .. headers,
         ];
         // NOTE: wrk's CPU time is read with the shell's `times` (children's user and system time) because
         // .NET cannot read the CPU time of a child that has exited.

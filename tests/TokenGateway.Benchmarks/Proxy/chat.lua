@@ -4,6 +4,8 @@
 --
 --   wrk -s chat.lua URL -- BODY MARKER KEY ["Header: value" ...]
 --
+-- BODY is the JSON itself, or @FILE to read it from a file (a 64 KB body is too long for one command-line argument).
+--
 -- NOTE: defining response() makes wrk hand every body to Lua; it is done for every target alike.
 
 local threads = {}
@@ -15,7 +17,13 @@ end
 function init(args)
   wrk.method = "POST"
   wrk.path = "/v1/chat/completions"
-  wrk.body = args[1]
+  if args[1]:sub(1, 1) == "@" then
+    local f = assert(io.open(args[1]:sub(2), "rb"))
+    wrk.body = f:read("*a")
+    f:close()
+  else
+    wrk.body = args[1]
+  end
   marker = args[2]
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Authorization"] = "Bearer " .. args[3]

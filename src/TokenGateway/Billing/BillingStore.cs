@@ -76,7 +76,8 @@ internal sealed class BillingStore(RedisConnector redis, TimeProvider clock, IOp
 
     /// <summary>Renews the leases of this replica's in-flight requests of one account and records their consumption; returns how many were renewed.</summary>
     public async Task<int> HeartbeatAsync(string accountId, IReadOnlyList<HeldConsumption> holds) =>
-        await new HeartbeatScript(accountId, clock.GetUtcNow(), TimeSpan.FromSeconds(_options.Metering.HoldTtlSeconds), holds).RunAsync(await redis.DatabaseAsync());
+        await new HeartbeatScript(accountId, clock.GetUtcNow(), TimeSpan.FromSeconds(_options.Metering.HoldTtlSeconds), holds,
+            _options.Billing.Retention.Usage, _options.Billing.GrantLifetime, MinimumTopUpMicros).RunAsync(await redis.DatabaseAsync());
 
     /// <summary>Lifetime of a settle's idempotency marker (Billing:Retention:SettleMarkerSeconds).</summary>
     public TimeSpan SettledMarkerLifetime => _options.Billing.Retention.SettleMarker(_options.Metering.HoldTtlSeconds);

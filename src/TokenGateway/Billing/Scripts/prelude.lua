@@ -119,46 +119,6 @@ local function draw(cost)
   return redis.call('HINCRBY', acct, 'balance', -cost)
 end
 
--- Holds are leases, renewed by their replica's heartbeat (heartbeat.lua) while the request runs, so a lease that ends
--- means the replica died (or lost Redis for longer than the lease). The hold is then charged what the last heartbeat
--- recorded as consumed ('used:<id>' in the holds hash: input, output streamed so far, priced like a cut stream), with
--- a debit entry like a settle's. Never more than the hold, which fitted in the room when it was placed: the balance
--- stays >= -overdraft. A hold without a record (its replica died before the first heartbeat) is released, as before.
--- The settled marker is written too: a settle that comes after all (from a replica cut off from Redis) charges only
--- what the lease's charge left out (settle.lua), and a replay of it nothing more.
-local function charge_lease(now, id, owner, amount, used)
-  local key_id, project = string.match(owner, '^([^|]*)|?(.*)$')
-  if project == '' then
-    project = 'default'
-  end
-  local u = cjson.decode(used)
-  local cost = math.min(tonumber(u.cost), amount)
-  -- NOTE: not in KEYS (the id is known only here), but it carries the account's hash tag: the same slot, the same node.
-  redis.call('SET', acct .. ':settled:' .. id, 'lease:' .. int(cost), 'NX', 'PX', tonumber(u.marker_ms))
-  if cost <= 0 then
-    return
-  end
-  local balance = draw(cost)
-  redis.call('HINCRBY', acct, 'spend:' .. u.month, cost)
-  redis.call('HINCRBY', acct, 'kspend:' .. u.month .. ':' .. key_id, cost)
-  redis.call('HINCRBY', acct, 'pspend:' .. u.month .. ':' .. project, cost)
-  ledger_add(now, 'debit', -cost, balance, 'request_id', id, 'model', u.model, 'key_id', key_id, 'project_id', project,
-    'lease_expired', '1', unpack(u.fields))
-end
-
-local function release_expired_holds(now)
-  local ids = redis.call('ZRANGEBYSCORE', hold_exp, '-inf', now, 'LIMIT', 0, 200)
-  for _, id in ipairs(ids) do
-    local h = redis.call('HGET', holds, id)
-    local used = redis.call('HGET', holds, 'used:' .. id)
-    local amount = drop_hold(id)
-    if h and used then
-      local _, owner = split_hold(h)
-      charge_lease(now, id, owner, amount, used)
-    end
-  end
-end
-
 -- A grant. A negative balance is paid first from it: only the rest is left to draw from.
 local function add_grant(now, gid, amount, source, expires, ...)
   local debt = math.max(0, -num(redis.call('HGET', acct, 'balance')))
@@ -170,6 +130,221 @@ local function add_grant(now, gid, amount, source, expires, ...)
   local balance = redis.call('HINCRBY', acct, 'balance', amount)
   ledger_add(now, 'grant', amount, balance, 'grant_id', gid, 'source', source, 'covered_debt', int(math.min(amount, debt)), ...)
   return balance
+end
+
+-- Threshold alerts: percentages (a comma list) of the hard limit, or of the soft limit when there is no hard limit.
+-- Like the soft limit, a marker field per (scope, month, percentage) makes each crossing one event whoever debits first.
+local function thresholds(now, month, list, hard, soft_limit, month_spend, scope, project_id)
+  local base, kind = tonumber(hard), 'hard_limit'
+  if not base then
+    base, kind = tonumber(soft_limit), 'soft_limit'
+  end
+  if not list or list == '' or not base then
+    return
+  end
+  for pct in string.gmatch(list, '[^,]+') do
+    local at = math.ceil(base * tonumber(pct) / 100)
+    if month_spend >= at and redis.call('HSETNX', acct, 'alerted:' .. month .. ':' .. scope .. ':' .. pct, int(now)) == 1 then
+      emit(now, 'threshold:' .. month .. ':' .. scope .. ':' .. pct, 'budget.threshold_crossed',
+        {month = month, project_id = project_id, percent = tonumber(pct), limit = kind, limit_micros = int(base),
+         threshold_micros = int(at), month_spend_micros = int(month_spend)})
+    end
+  end
+end
+
+-- What follows a debit, a settle's (settle.lua) or a lease's (charge_lease), so both count and alert alike: the month's
+-- spend, the usage counters, the month-field cleanup, and the soft-limit, threshold, low-balance and auto-recharge
+-- events this debit causes. `d`: request_id, cost, balance (after the debit), month, key_id, project, model,
+-- periods ({usage hash, ms until it expires} of the day, the hour and the minute), counters (usage-report metric/value
+-- pairs, `li:` ones to the day's hash only), requests (1, or 0 when a lease's charge already counted the request),
+-- less (metric -> value a lease's charge already counted, or nil), grant_lifetime (ms), min_topup (micro-USD).
+-- Returns the balance (an internal auto-recharge raises it).
+local function after_debit(now, d)
+  local month, cost, balance, project = d.month, d.cost, d.balance, d.project
+  local spend = redis.call('HINCRBY', acct, 'spend:' .. month, cost)
+  redis.call('HINCRBY', acct, 'kspend:' .. month .. ':' .. d.key_id, cost)
+  local pspend = redis.call('HINCRBY', acct, 'pspend:' .. month .. ':' .. project, cost)
+
+  -- Usage counters, field model|key id|project|metric, in the day's, the hour's and the minute's hash (each written only
+  -- with the dimensions used). Retention: a hash expires a fixed time after its period (the day's
+  -- Billing:Retention:UsageDays, the hour's and minute's fixed, see UsageReport.cs). Set when it has no expiry yet (PTTL -1:
+  -- its first write, or a hash written before retention existed); PTTL is a read, so a debit that finds it set writes
+  -- nothing more. Relative (PEXPIRE, the time left by the gateway's clock), like every other date here.
+  local prefix = d.model .. '|' .. d.key_id .. '|' .. project .. '|'
+  local less = d.less or {}
+  for p, period in ipairs(d.periods) do
+    local hash = period[1]
+    if d.requests ~= 0 then
+      redis.call('HINCRBY', hash, prefix .. 'requests', d.requests)
+    end
+    redis.call('HINCRBY', hash, prefix .. 'cost', cost)
+    for i = 1, #d.counters, 2 do
+      local metric = d.counters[i]
+      if p == 1 or string.sub(metric, 1, 3) ~= 'li:' then
+        redis.call('HINCRBY', hash, prefix .. metric, tonumber(d.counters[i + 1]) - (less[metric] or 0))
+      end
+    end
+    if redis.call('PTTL', hash) == -1 then
+      redis.call('PEXPIRE', hash, period[2])
+    end
+  end
+
+  -- The month fields of the account hash (spend:, kspend:<month>:<key>, pspend:<month>:<project>, ar_month:, soft_notified:,
+  -- alert markers) are read for the
+  -- current month only, and the previous one by a late answer to a funding request (finish_event.lua): the first debit
+  -- of a month drops those of earlier months, so the hash does not grow by a field per key and month forever.
+  if spend == cost then
+    local y, m = tonumber(string.sub(month, 1, 4)), tonumber(string.sub(month, 5, 6))
+    local previous = m == 1 and string.format('%04d12', y - 1) or string.format('%04d%02d', y, m - 1)
+    local old = {}
+    for _, f in ipairs(redis.call('HKEYS', acct)) do
+      local of = string.match(f, '^spend:(%d+)$') or string.match(f, '^kspend:(%d+):') or string.match(f, '^ar_month:(%d+)$')
+        or string.match(f, '^soft_notified:(%d+)') or string.match(f, '^pspend:(%d+):') or string.match(f, '^alerted:(%d+):')
+      if of and of < previous then
+        old[#old + 1] = f
+        if #old == 500 then
+          redis.call('HDEL', acct, unpack(old))
+          old = {}
+        end
+      end
+    end
+    if #old > 0 then
+      redis.call('HDEL', acct, unpack(old))
+    end
+  end
+
+  local a = redis.call('HMGET', acct, 'soft_limit', 'ar_enabled', 'ar_threshold', 'ar_amount', 'ar_limit', 'ar_mode', 'ar_month:' .. month,
+    'hard_limit', 'alerts', 'low_balance', 'ar_target', 'psoft:' .. project, 'phard:' .. project, 'palerts:' .. project)
+
+  -- Soft limit: the marker field makes it one event per account and month, whoever debits first.
+  local soft = tonumber(a[1])
+  if soft and spend >= soft and redis.call('HSETNX', acct, 'soft_notified:' .. month, int(now)) == 1 then
+    emit(now, 'soft_limit:' .. month, 'soft_limit.crossed',
+      {month = month, soft_limit_micros = int(soft), month_spend_micros = int(spend)})
+  end
+  local psoft = tonumber(a[12])
+  if psoft and pspend >= psoft and redis.call('HSETNX', acct, 'soft_notified:' .. month .. ':' .. project, int(now)) == 1 then
+    emit(now, 'soft_limit:' .. month .. ':' .. project, 'soft_limit.crossed',
+      {month = month, project_id = project, soft_limit_micros = int(psoft), month_spend_micros = int(pspend)})
+  end
+
+  thresholds(now, month, a[9], a[8], a[1], spend, '*', nil)
+  thresholds(now, month, a[14], a[13], a[12], pspend, project, project)
+
+  -- Low balance: on the debit that takes the balance from at or above the threshold to below it (exactly one debit sees
+  -- that crossing); it is raised again only after the balance has been above the threshold once more.
+  local low = tonumber(a[10])
+  if low and balance + cost >= low and balance < low then
+    emit(now, 'balance_low:' .. d.request_id, 'balance.low', {threshold_micros = int(low), balance_micros = int(balance)})
+  end
+
+  -- Auto-recharge fires on the debit that takes the balance from at or above the threshold to below
+  -- it. Debits are serialised by Redis, so exactly one sees that crossing however many race.
+  -- The amount is fixed, or (ar_target) what lifts the balance to the target. Past the monthly limit only the remainder
+  -- is granted, when it is at least the minimum top-up; otherwise auto_recharge.limit_reached.
+  local threshold = tonumber(a[3])
+  if a[2] == '1' and threshold and balance + cost >= threshold and balance < threshold then
+    local min_topup = d.min_topup
+    local amount, cap, recharged, target = tonumber(a[4]), tonumber(a[5]), num(a[7]), tonumber(a[11])
+    if target then
+      amount = math.max(target - balance, min_topup)
+    end
+    local id = 'recharge:' .. d.request_id
+    local data = {month = month, amount_micros = int(amount), threshold_micros = int(threshold),
+      month_recharged_micros = int(recharged), monthly_limit_micros = int(cap), mode = a[6]}
+    if target then
+      data.target_balance_micros = int(target)
+    end
+    if recharged + amount > cap then
+      local rest = cap - recharged
+      if rest >= min_topup and rest > 0 then
+        data.requested_micros = int(amount)
+        amount = rest
+        data.amount_micros = int(amount)
+        data.partial = true
+      else
+        amount = 0
+      end
+    end
+    if amount <= 0 then
+      emit(now, id, 'auto_recharge.limit_reached', data)
+    else
+      -- Counted when raised, so a pending webhook recharge already uses up its part of the cap.
+      redis.call('HINCRBY', acct, 'ar_month:' .. month, amount)
+      if a[6] == 'internal' then
+        balance = add_grant(now, id, amount, 'auto_recharge', now + d.grant_lifetime, 'mode', 'internal', 'request_id', d.request_id)
+        data.balance_micros = int(balance)
+        emit(now, id, 'auto_recharge.succeeded', data)
+      else
+        emit(now, id, 'auto_recharge.requested', data)
+      end
+    end
+  end
+  return balance
+end
+
+-- Holds are leases, renewed by their replica's heartbeat (heartbeat.lua) while the request runs, so a lease that ends
+-- means the replica died (or lost Redis for longer than the lease). The hold is then charged what the last heartbeat
+-- recorded as consumed ('used:<id>' in the holds hash: input, output streamed so far, priced like a cut stream), with
+-- a debit entry like a settle's, and counted and alerted on like one (after_debit: usage counters of the beat's day,
+-- hour and minute, soft limit, thresholds, low balance, auto-recharge). Never more than the hold, which fitted in the
+-- room when it was placed: the balance stays >= -overdraft. A hold without a record (its replica died before the first
+-- heartbeat) is released, as before.
+-- The settled marker is written too: a settle that comes after all (from a replica cut off from Redis) charges and
+-- counts only what the lease's charge left out (settle.lua), and a replay of it nothing more. The marker is
+-- `lease:<cost>` then ` <metric>=<value>` for each usage counter the charge wrote.
+local function charge_lease(now, id, owner, amount, used)
+  local key_id, project = string.match(owner, '^([^|]*)|?(.*)$')
+  if project == '' then
+    project = 'default'
+  end
+  local u = cjson.decode(used)
+  local cost = math.min(tonumber(u.cost), amount)
+  local counters = u.counters or {}
+  local marker = {'lease:' .. int(cost)}
+  for i = 1, #counters, 2 do
+    marker[#marker + 1] = counters[i] .. '=' .. counters[i + 1]
+  end
+  -- NOTE: not in KEYS (the id is known only here), but it carries the account's hash tag: the same slot, the same node.
+  redis.call('SET', acct .. ':settled:' .. id, table.concat(marker, ' '), 'NX', 'PX', tonumber(u.marker_ms))
+  if cost <= 0 then
+    return
+  end
+  local balance = draw(cost)
+  ledger_add(now, 'debit', -cost, balance, 'request_id', id, 'model', u.model, 'key_id', key_id, 'project_id', project,
+    'lease_expired', '1', unpack(u.fields))
+  -- The usage hashes of the beat that recorded the consumption, named in the record by their period (usage:<day>,
+  -- usage_h:<hour>, usage_m:<minute>) with the date (ms) they expire; one already past its retention is not written.
+  -- NOTE: not in KEYS either (named by the record): built here with the account's hash tag, like the marker above.
+  local periods = {}
+  for _, period in ipairs(u.periods or {}) do
+    local ttl = tonumber(period[2]) - now
+    if ttl > 0 then
+      periods[#periods + 1] = {acct .. ':' .. period[1], ttl}
+    end
+  end
+  after_debit(now, {request_id = id, cost = cost, balance = balance, month = u.month, key_id = key_id, project = project,
+    model = u.model, periods = periods, counters = counters, requests = 1, grant_lifetime = tonumber(u.grant_ms) or 0,
+    min_topup = tonumber(u.min_topup) or 0})
+end
+
+-- A lease's hold is charged the recorded consumption, and its rate-limit share ends with the tokens the record counts
+-- (input + output so far): the tokens-per-minute buckets are corrected to what was charged, as a settle corrects them.
+-- A hold without a record ends its share with the admission's estimate standing (drop_hold).
+local function release_expired_holds(now)
+  local ids = redis.call('ZRANGEBYSCORE', hold_exp, '-inf', now, 'LIMIT', 0, 200)
+  for _, id in ipairs(ids) do
+    local h = redis.call('HGET', holds, id)
+    local used = redis.call('HGET', holds, 'used:' .. id)
+    if h and used then
+      rl_finish(id, tonumber(cjson.decode(used).tokens), now)
+    end
+    local amount = drop_hold(id)
+    if h and used then
+      local _, owner = split_hold(h)
+      charge_lease(now, id, owner, amount, used)
+    end
+  end
 end
 
 -- A gateway key admits a request when the secret is its current one (or the previous one within the

@@ -28,17 +28,7 @@ internal static partial class AdminEndpoints
         if (string.IsNullOrEmpty(options.Admin.Token)) return;
 
         var admin = app.MapGroup("/admin").AddEndpointFilter(new AdminAuthFilter());
-        admin.AddEndpointFilter(async (context, next) =>
-        {
-            try
-            {
-                return await next(context);
-            }
-            catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
-            {
-                return OpenAIError.ForBillingStoreFailure(e);
-            }
-        });
+        admin.AddEndpointFilter(new BillingStoreFailureFilter());
         admin.AddEndpointFilter(new AdminBindingFailureFilter());
 
         admin.MapPost("/accounts", CreateAccount).WithMetadata(PlatformOnly.Instance);

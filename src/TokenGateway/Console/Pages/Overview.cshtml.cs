@@ -70,14 +70,8 @@ public sealed class OverviewModel : ConsolePageModel
         if (ConsoleFormat.ParseUsd(amount) is not long micros || micros < MinimumMicros || micros <= 0)
             return await Invalid($"Enter an amount of at least ${MinimumTopUp.ToString(CultureInfo.InvariantCulture)} (at most 6 decimals).");
         if (source is not ("manual" or "promo")) return await Invalid("Choose manual or promo.");
-        DateTimeOffset? expiresAt = null;
-        if (!string.IsNullOrWhiteSpace(expires))
-        {
-            if (!DateOnly.TryParseExact(expires, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
-                return await Invalid("The expiry must be a date (yyyy-mm-dd).");
-            expiresAt = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-            if (expiresAt <= clock.GetUtcNow()) return await Invalid("The expiry must be in the future.");
-        }
+        var (expiresAt, badExpiry) = ConsoleFormat.ParseExpiry(expires, clock.GetUtcNow());
+        if (badExpiry is not null) return await Invalid(badExpiry);
         var idempotency = nonce is { Length: 32 } && nonce.All(char.IsAsciiHexDigitLower) ? "console-" + nonce : null;
         var result = await billing.AddGrantAsync(Account, micros, source, expiresAt, idempotency);
         if (result.Status == GrantStatus.IdempotencyKeyReused) return await Invalid("This form was already submitted with another amount: reload the page to add more.");

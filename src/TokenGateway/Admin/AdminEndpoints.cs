@@ -28,17 +28,7 @@ internal static partial class AdminEndpoints
         if (string.IsNullOrEmpty(options.Admin.Token)) return;
 
         var admin = app.MapGroup("/admin").AddEndpointFilter(new AdminAuthFilter());
-        admin.AddEndpointFilter(async (context, next) =>
-        {
-            try
-            {
-                return await next(context);
-            }
-            catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
-            {
-                return OpenAIError.ForBillingStoreFailure(e);
-            }
-        });
+        admin.AddEndpointFilter(new BillingStoreFailureFilter());
         admin.AddEndpointFilter(new AdminBindingFailureFilter());
 
         admin.MapPost("/accounts", CreateAccount).WithMetadata(PlatformOnly.Instance);
@@ -189,14 +179,8 @@ internal static partial class AdminEndpoints
     {
         var (body, invalid) = await AdminJson.ReadAsync<LimitsBody>(context);
         if (body is null) return invalid!;
-        long? hard = null, soft = null;
-        if (body.HardLimitUsd is decimal h && (h < 0 || (hard = Money.ToMicros(h)) is null))
-            return Error(400, "invalid_request", "'hard_limit_usd' must be a non-negative amount or null.", "hard_limit_usd");
-        if (body.SoftLimitUsd is decimal s && (s < 0 || (soft = Money.ToMicros(s)) is null))
-            return Error(400, "invalid_request", "'soft_limit_usd' must be a non-negative amount or null.", "soft_limit_usd");
-        // NOTE: a PUT sets both limits (absent or null removes one), so only a body with both can conflict: there is
-        // no stored limit to compare with.
-        if (soft > hard) return Error(400, "invalid_request", "'soft_limit_usd' must not be above 'hard_limit_usd'.", "soft_limit_usd");
+        var (hard, soft, refused) = LimitsRules.Validate(body);
+        if (refused is not null) return refused;
         if (!AccountIdPattern().IsMatch(id) || !await billing.SetLimitsAsync(id, hard, soft)) return NotFound("account");
         return Json(await AccountView(billing, id) ?? new { });
     }
@@ -205,27 +189,12 @@ internal static partial class AdminEndpoints
     {
         var (body, invalid) = await AdminJson.ReadAsync<AutoRechargeBody>(context);
         if (body is null) return invalid!;
-        var o = options.Value.Billing;
-        static long? Micros(decimal? usd) => usd is decimal d && d >= 0 ? Money.ToMicros(d) : null;
-        if (body.Enabled is not bool enabled) return Error(400, "invalid_request", "'enabled' is required (true or false).", "enabled");
-        if (Micros(body.ThresholdUsd) is not long threshold)
-            return Error(400, "invalid_request", "'threshold_usd' is required: a non-negative amount.", "threshold_usd");
-        long? target = null;
-        if (body.TargetBalanceUsd is not null && ((target = Micros(body.TargetBalanceUsd)) is null || target <= threshold))
-            return Error(400, "invalid_request", "'target_balance_usd' must be an amount above 'threshold_usd' (the balance a recharge lifts to).", "target_balance_usd");
-        // NOTE: with a target the amount is what lifts the balance to it (at least the minimum top-up): amount_usd is then optional.
-        var minimum = Money.ToMicros(o.MinimumTopUpUsd) ?? 0;
-        if (Micros(body.AmountUsd ?? (target is null ? null : o.MinimumTopUpUsd)) is not long amount || amount < minimum || amount == 0)
-            return Error(400, "invalid_request", $"'amount_usd' is required (unless 'target_balance_usd' is set): at least the minimum top-up of ${o.MinimumTopUpUsd.ToString(CultureInfo.InvariantCulture)}.", "amount_usd");
-        if (Micros(body.MonthlyLimitUsd) is not long limit || limit < amount)
-            return Error(400, "invalid_request", "'monthly_limit_usd' is required and must be at least 'amount_usd' (the minimum top-up with a target).", "monthly_limit_usd");
-        var mode = body.Mode ?? "webhook";
-        if (mode is not ("webhook" or "internal")) return Error(400, "invalid_request", "'mode' must be webhook or internal.", "mode");
-        // NOTE: internal mode grants without approval: a team admin choosing it could fund its own team.
-        if (mode == "internal" && AdminPrincipal.Of(context) is { IsPlatform: false }) return AdminAuthFilter.Forbidden;
-        if (mode == "webhook" && o.Webhooks.FundingUrl.Length == 0)
-            return Error(400, "invalid_request", "'mode' webhook needs the gateway setting Billing:Webhooks:FundingUrl; use internal, or configure it.", "mode");
-        if (!AccountIdPattern().IsMatch(id) || !await billing.SetAutoRechargeAsync(id, new AutoRechargeSettings(enabled, threshold, amount, limit, mode, target)))
+        var (settings, refusal) = AutoRechargeRules.Validate(body, options.Value.Billing);
+        if (settings is null) return refusal!.ToResult();
+        // NOTE: internal mode grants without approval: a team admin choosing it could fund its own team. Checked after
+        // the rules: an invalid body is a 400 whoever sends it.
+        if (settings.Mode == "internal" && AdminPrincipal.Of(context) is { IsPlatform: false }) return AdminAuthFilter.Forbidden;
+        if (!AccountIdPattern().IsMatch(id) || !await billing.SetAutoRechargeAsync(id, settings))
             return NotFound("account");
         return Json(await AccountView(billing, id) ?? new { });
     }

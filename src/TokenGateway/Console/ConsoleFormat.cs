@@ -25,4 +25,17 @@ internal static class ConsoleFormat
         if (string.IsNullOrEmpty(t) || !decimal.TryParse(t, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var usd)) return null;
         return Money.ToMicros(usd);
     }
+
+    /// <summary>
+    /// An expiry typed in a form (yyyy-mm-dd: the start of that day, UTC): null when empty, or the form's error when it
+    /// is not a date or not in the future.
+    /// </summary>
+    public static (DateTimeOffset? At, string? Error) ParseExpiry(string? text, DateTimeOffset now)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return (null, null);
+        if (!DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
+            return (null, "The expiry must be a date (yyyy-mm-dd).");
+        var at = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        return at <= now ? (null, "The expiry must be in the future.") : (at, null);
+    }
 }

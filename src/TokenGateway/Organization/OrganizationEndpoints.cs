@@ -1,6 +1,5 @@
 using TokenGateway.Admin;
 using TokenGateway.Billing;
-using TokenGateway.Errors;
 using TokenGateway.Pricing;
 
 namespace TokenGateway.Organization;
@@ -20,17 +19,7 @@ internal static class OrganizationEndpoints
     public static void MapOrganizationApi(this IEndpointRouteBuilder app)
     {
         var organization = app.MapGroup("/v1/organization")
-            .AddEndpointFilter(async (context, next) =>
-            {
-                try
-                {
-                    return await next(context);
-                }
-                catch (Exception e) when (OpenAIError.IsBillingStoreFailure(e))
-                {
-                    return OpenAIError.ForBillingStoreFailure(e);
-                }
-            })
+            .AddEndpointFilter(new BillingStoreFailureFilter())
             .AddEndpointFilter(new OrganizationAccess());
         organization.MapGet("/usage/completions", (HttpContext c, UsageReport usage, PricingCatalog pricing, TimeProvider clock) => UsageAsync(c, usage, pricing, clock, embeddings: false));
         organization.MapGet("/usage/embeddings", (HttpContext c, UsageReport usage, PricingCatalog pricing, TimeProvider clock) => UsageAsync(c, usage, pricing, clock, embeddings: true));

@@ -61,12 +61,8 @@ internal static class ProjectEndpoints
     {
         var (body, invalid) = await AdminJson.ReadAsync<LimitsBody>(context);
         if (body is null) return invalid!;
-        long? hard = null, soft = null;
-        if (body.HardLimitUsd is decimal h && (h < 0 || (hard = Money.ToMicros(h)) is null))
-            return Error(400, "invalid_request", "'hard_limit_usd' must be a non-negative amount or null.", "hard_limit_usd");
-        if (body.SoftLimitUsd is decimal s && (s < 0 || (soft = Money.ToMicros(s)) is null))
-            return Error(400, "invalid_request", "'soft_limit_usd' must be a non-negative amount or null.", "soft_limit_usd");
-        if (soft > hard) return Error(400, "invalid_request", "'soft_limit_usd' must not be above 'hard_limit_usd'.", "soft_limit_usd");
+        var (hard, soft, refused) = LimitsRules.Validate(body);
+        if (refused is not null) return refused;
         if (!ValidIds(id, projectId)) return Error(404, "not_found", "No project with that id in this account.");
         var change = await projects.SetLimitsAsync(id, projectId, hard, soft);
         return change == ProjectChange.Done ? await ViewAsync(projects, id, projectId, clock) : Failure(change);

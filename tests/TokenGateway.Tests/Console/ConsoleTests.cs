@@ -90,6 +90,27 @@ public sealed class ConsoleTests(ConsoleBrowser fx) : IClassFixture<ConsoleBrows
         Assert.Equal(15m, autoRecharge.GetProperty("target_balance_usd").GetDecimal());
         Assert.Equal(5m, autoRecharge.GetProperty("amount_usd").GetDecimal());
 
+        // Refused as the admin API refuses it (the same AutoRechargeRules), in the console's words, and nothing changes: a
+        // target not above the threshold or not an amount at all, a monthly limit below what a target recharge adds (the
+        // minimum top-up), a fixed amount below the minimum top-up.
+        foreach (var (byTarget, value, limit, error) in new[]
+        {
+            (true, "2", "50", "The target balance must be an amount in USD above the threshold."),
+            (true, "fifteen", "50", "The target balance must be an amount in USD above the threshold."),
+            (true, "15", "4", "The monthly recharge limit must be at least the recharge amount ($5.00)."),
+            (false, "4.99", "50", "The recharge amount must be at least the minimum top-up of $5."),
+        })
+        {
+            await page.GetByLabel(byTarget ? "To a target balance" : "By a fixed amount").CheckAsync();
+            await page.GetByLabel(new Regex(byTarget ? "^Target balance" : "^Add this amount")).FillAsync(value);
+            await page.GetByLabel("Monthly recharge limit (USD)").FillAsync(limit);
+            var refused = await page.RunAndWaitForResponseAsync(
+                () => page.GetByRole(AriaRole.Button, new() { Name = "Save auto-recharge" }).ClickAsync(), r => r.Request.Method == "POST");
+            Assert.Equal(400, refused.Status);
+            Assert.Equal(error, await page.Locator("#form-error").InnerTextAsync());
+        }
+        Assert.Equal(autoRecharge.GetRawText(), (await fx.Gateway.GetAccountAsync("research")).GetProperty("auto_recharge").GetRawText());
+
         // Usage limits, then threshold alerts and the low-balance alert, set from the overview and read back through the admin API; bad
         // input (as the admin API would refuse it) changes nothing.
         await page.GetByLabel(new Regex("^Hard limit a month")).FillAsync("100");

@@ -176,7 +176,15 @@ public sealed class ProjectTests(RedisServer redis) : IClassFixture<RedisServer>
         Assert.Equal(["default", "web"], list.GetProperty("data").EnumerateArray().Select(p => p.GetProperty("id").GetString()));
         Assert.Equal("organization.project", (await ProjectAsync(account, "web")).GetProperty("object").GetString());
         Assert.Equal(HttpStatusCode.BadRequest, (await _gw.Admin.PostAsJsonAsync($"/admin/accounts/{account}/keys", new { name = "x", project = "nope" })).StatusCode);
-        Assert.Equal(HttpStatusCode.BadRequest, (await _gw.Admin.PutAsJsonAsync($"/admin/accounts/{account}/projects/web/limits", new { hard_limit_usd = 1, soft_limit_usd = 2 })).StatusCode);
+        // The account's limit rules (LimitsRules), with its errors.
+        foreach (var (body, param) in new object[] { new { hard_limit_usd = 1, soft_limit_usd = 2 }, new { hard_limit_usd = -1 }, new { soft_limit_usd = 10.0000001m } }
+            .Zip(new[] { "soft_limit_usd", "hard_limit_usd", "soft_limit_usd" }))
+        {
+            var refusedLimits = await _gw.Admin.PutAsJsonAsync($"/admin/accounts/{account}/projects/web/limits", body);
+            Assert.Equal(HttpStatusCode.BadRequest, refusedLimits.StatusCode);
+            Assert.Equal(param, (await refusedLimits.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetProperty("param").GetString());
+        }
+        Assert.Null((await ProjectAsync(account, "web")).GetProperty("hard_limit_usd").GetString());
         Assert.Equal(HttpStatusCode.NotFound, (await _gw.Admin.PutAsJsonAsync($"/admin/accounts/{account}/projects/nope/limits", new { hard_limit_usd = 1 })).StatusCode);
 
         // A key made before projects existed has no project field: it belongs to the default project.

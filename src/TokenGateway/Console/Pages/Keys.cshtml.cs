@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using TokenGateway.Admin;
@@ -41,14 +40,8 @@ public sealed class KeysModel : ConsolePageModel
         long? budgetMicros = null;
         if (!string.IsNullOrWhiteSpace(budget) && (budgetMicros = ConsoleFormat.ParseUsd(budget)) is null or < 0)
             return await Invalid("The monthly budget is an amount in USD, or empty for none.");
-        DateTimeOffset? expiresAt = null;
-        if (!string.IsNullOrWhiteSpace(expires))
-        {
-            if (!DateOnly.TryParseExact(expires, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
-                return await Invalid("The expiry must be a date (yyyy-mm-dd).");
-            expiresAt = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-            if (expiresAt <= Service<TimeProvider>().GetUtcNow()) return await Invalid("The expiry must be in the future.");
-        }
+        var (expiresAt, badExpiry) = ConsoleFormat.ParseExpiry(expires, Service<TimeProvider>().GetUtcNow());
+        if (badExpiry is not null) return await Invalid(badExpiry);
         // NOTE: the admin API's rule (an active project of this team): a project of another team is simply not one here.
         project = string.IsNullOrEmpty(project) ? ProjectStore.Default : project;
         if (!AdminEndpoints.AccountIdPattern().IsMatch(project) || !await Service<ProjectStore>().IsActiveAsync(Account, project))

@@ -1,8 +1,10 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using TokenGateway.Admin;
 using TokenGateway.Billing;
 using TokenGateway.Configuration;
+using TokenGateway.Pricing;
 using TokenGateway.Projects;
 
 namespace TokenGateway.BillingConsole.Pages;
@@ -68,14 +70,8 @@ public sealed class OverviewModel : ConsolePageModel
         if (ConsoleFormat.ParseUsd(amount) is not long micros || micros < MinimumMicros || micros <= 0)
             return await Invalid($"Enter an amount of at least ${MinimumTopUp.ToString(CultureInfo.InvariantCulture)} (at most 6 decimals).");
         if (source is not ("manual" or "promo")) return await Invalid("Choose manual or promo.");
-        DateTimeOffset? expiresAt = null;
-        if (!string.IsNullOrWhiteSpace(expires))
-        {
-            if (!DateOnly.TryParseExact(expires, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
-                return await Invalid("The expiry must be a date (yyyy-mm-dd).");
-            expiresAt = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-            if (expiresAt <= clock.GetUtcNow()) return await Invalid("The expiry must be in the future.");
-        }
+        var (expiresAt, badExpiry) = ConsoleFormat.ParseExpiry(expires, clock.GetUtcNow());
+        if (badExpiry is not null) return await Invalid(badExpiry);
         var idempotency = nonce is { Length: 32 } && nonce.All(char.IsAsciiHexDigitLower) ? "console-" + nonce : null;
         var result = await billing.AddGrantAsync(Account, micros, source, expiresAt, idempotency);
         if (result.Status == GrantStatus.IdempotencyKeyReused) return await Invalid("This form was already submitted with another amount: reload the page to add more.");
@@ -94,33 +90,31 @@ public sealed class OverviewModel : ConsolePageModel
     public async Task<IActionResult> OnPostAutoRechargeAsync([FromForm] bool enabled, [FromForm] string? threshold, [FromForm] string? recharge,
         [FromForm] string? amount, [FromForm] string? target, [FromForm(Name = "monthly_limit")] string? monthlyLimit, [FromForm] string? mode)
     {
-        var hooks = options.Value.Billing.Webhooks;
         // NOTE: only the platform admin may choose internal mode (granted without approval): a team admin's recharges
         // always go through the funding webhook, or a team could fund itself.
         mode = IsPlatform ? mode ?? "webhook" : "webhook";
         if (mode is not ("webhook" or "internal")) return await Invalid("Choose webhook or internal.");
-        if (ConsoleFormat.ParseUsd(threshold) is not long t || t < 0) return await Invalid("Enter the threshold in USD.");
-        // NOTE: the admin API's rules (PUT /admin/accounts/{id}/auto-recharge): a target must be above the threshold,
-        // and with a target the recharge amount is the minimum top-up (the least a recharge grants).
-        long? goal = null;
-        long a;
-        if (recharge == "target")
+        if (recharge is not ("amount" or "target" or null)) return await Invalid("Choose to recharge by an amount or to a target balance.");
+        // NOTE: the form becomes the admin API's body, so the console accepts exactly what PUT /admin/accounts/{id}/auto-recharge
+        // accepts; with a target the amount is left out (the minimum top-up). Text that is not an amount becomes -1, which
+        // every amount rule refuses (ParseUsd never returns a negative).
+        static decimal Usd(string? text) => ConsoleFormat.ParseUsd(text) is long micros ? Money.ToUsd(micros) : -1;
+        var byTarget = recharge == "target";
+        var body = new AutoRechargeBody(enabled, Usd(threshold), byTarget ? null : Usd(amount), Usd(monthlyLimit), mode, byTarget ? Usd(target) : null);
+        var (settings, refusal) = AutoRechargeRules.Validate(body, options.Value.Billing);
+        if (settings is null)
         {
-            if ((goal = ConsoleFormat.ParseUsd(target)) is not long g || g <= t)
-                return await Invalid("The target balance must be an amount in USD above the threshold.");
-            a = MinimumMicros;
+            return await Invalid(refusal!.Rule switch
+            {
+                AutoRechargeRules.Rule.Threshold => "Enter the threshold in USD.",
+                AutoRechargeRules.Rule.TargetBalance => "The target balance must be an amount in USD above the threshold.",
+                AutoRechargeRules.Rule.Amount => $"The recharge amount must be at least the minimum top-up of ${MinimumTopUp.ToString(CultureInfo.InvariantCulture)}.",
+                AutoRechargeRules.Rule.MonthlyLimit => $"The monthly recharge limit must be at least the recharge amount ({ConsoleFormat.Usd(byTarget ? MinimumMicros : ConsoleFormat.ParseUsd(amount) ?? 0)}).",
+                AutoRechargeRules.Rule.FundingUrl => "Webhook mode needs the gateway setting Billing:Webhooks:FundingUrl.",
+                _ => refusal.Message,
+            });
         }
-        else if (recharge is "amount" or null)
-        {
-            if (ConsoleFormat.ParseUsd(amount) is not long fixedAmount || fixedAmount < MinimumMicros || fixedAmount <= 0)
-                return await Invalid($"The recharge amount must be at least the minimum top-up of ${MinimumTopUp.ToString(CultureInfo.InvariantCulture)}.");
-            a = fixedAmount;
-        }
-        else return await Invalid("Choose to recharge by an amount or to a target balance.");
-        if (ConsoleFormat.ParseUsd(monthlyLimit) is not long m || m < a)
-            return await Invalid($"The monthly recharge limit must be at least the recharge amount ({ConsoleFormat.Usd(a)}).");
-        if (mode == "webhook" && hooks.FundingUrl.Length == 0) return await Invalid("Webhook mode needs the gateway setting Billing:Webhooks:FundingUrl.");
-        await billing.SetAutoRechargeAsync(Account, new AutoRechargeSettings(enabled, t, a, m, mode, goal));
+        await billing.SetAutoRechargeAsync(Account, settings);
         return Saved("auto_recharge");
     }
 

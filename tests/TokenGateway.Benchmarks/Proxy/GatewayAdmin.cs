@@ -28,12 +28,13 @@ internal sealed class GatewayAdmin : IDisposable
     /// <summary>What one benchmark request must cost: the pricing file's price of the mock's fixed usage.</summary>
     public long CostMicros { get; }
 
-    public static async Task<GatewayAdmin> FundAsync(ArmProcess gateway, CancellationToken ct)
+    public static async Task<GatewayAdmin> FundAsync(ArmProcess gateway, bool rateLimits, CancellationToken ct)
     {
         var admin = new GatewayAdmin(gateway.BaseUrl, gateway.CostMicros ?? throw new InvalidOperationException("The gateway arm reported no cost."));
         try
         {
             await admin.FundAsync(ct);
+            if (rateLimits) await admin.SetRateLimitsAsync(ct);
             return admin;
         }
         catch
@@ -54,7 +55,20 @@ internal sealed class GatewayAdmin : IDisposable
         (await _admin.SendAsync(credits, ct)).EnsureSuccessStatusCode();
         var key = await _admin.PostAsJsonAsync($"/admin/accounts/{Account}/keys", new { name = "bench" }, ct);
         key.EnsureSuccessStatusCode();
-        Key = (await key.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("key").GetString()!;
+        var created = await key.Content.ReadFromJsonAsync<JsonElement>(ct);
+        Key = created.GetProperty("key").GetString()!;
+        _keyId = created.GetProperty("id").GetString()!;
+    }
+
+    private string _keyId = "";
+
+    /// <summary>Every kind of limit on the key and the account, per model too, far above what a run sends: checked and corrected, never refusing.</summary>
+    private async Task SetRateLimitsAsync(CancellationToken ct)
+    {
+        var limits = new { rpm = 1_000_000_000, tpm = 1_000_000_000_000, rpd = 1_000_000_000, max_in_flight = 100_000,
+            models = new Dictionary<string, object> { ["gpt-4o-mini"] = new { rpm = 1_000_000_000, tpm = 1_000_000_000_000 } } };
+        (await _admin.PutAsJsonAsync($"/admin/keys/{_keyId}/rate-limits", limits, ct)).EnsureSuccessStatusCode();
+        (await _admin.PutAsJsonAsync($"/admin/accounts/{Account}/rate-limits", limits, ct)).EnsureSuccessStatusCode();
     }
 
     /// <summary>

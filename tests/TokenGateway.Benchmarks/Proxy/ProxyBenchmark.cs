@@ -91,7 +91,7 @@ internal static class ProxyBenchmark
                 arms.Add(arm);
                 gateways.Add((variant.Name == "" ? "gateway" : $"gateway[{variant.Name}]", arm, "its runtimeconfig, " + ArmServer.Describe(variant.Environment)));
             }
-            using var admin = await GatewayAdmin.FundAsync(gateways[0].Arm, ct);
+            using var admin = await GatewayAdmin.FundAsync(gateways[0].Arm, options.RateLimits, ct);
             PortkeyProcess? portkey = null;
             var portkeyNote = "not run (no --portkey DIR)";
             if (options.PortkeyDir is { } dir)
@@ -218,6 +218,7 @@ internal static class ProxyBenchmark
         $"mock:     {(options.MockHttps ? "HTTPS (self-signed; the proxies negotiate HTTP/2 by ALPN)" : "plain HTTP (the proxies use HTTP/1.1)")}; 40 prompt + 12 completion tokens whatever the prompt; streams send 12 content deltas; gzip for clients that accept it {(options.MockGzip ? "on" : "off")}",
         $"ttft:     {options.TtftConnections} connections from the harness (HttpClient, ResponseHeadersRead), mock pausing {options.PaceMilliseconds} ms before each content delta",
         $"peer:     {portkeyNote}",
+        $"limits:   {(options.RateLimits ? "every kind of rate limit set on the key and the account (RPM, TPM, RPD, in flight, per model), none refusing" : "no rate limits")}",
     ];
 
     /// <summary>The runtime settings of the gateway's runtimeconfig.json, less the ones every app has.</summary>

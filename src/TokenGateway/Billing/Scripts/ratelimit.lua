@@ -15,9 +15,10 @@ local rl_period = {rpm = 60000, tpm = 60000, rpd = 86400000}
 -- (`interval`). Its only state is the theoretical arrival time `tat` (ms, a double): max(tat, now) - now is the
 -- part of the window in use, so (max(tat, now) - now) / interval units are used now, and tat - now is when the bucket
 -- is full again (OpenAI's reset). Exact across replicas: every check and update happens inside one script.
-local function rl_bucket(now, field, limit, period, cost)
+-- `current` is the bucket's stored tat (nil: never used).
+local function rl_bucket(now, field, current, limit, period, cost)
   local interval = period / limit
-  local tat = math.max(tonumber(redis.call('HGET', rl_state, field)) or 0, now)
+  local tat = math.max(tonumber(current) or 0, now)
   local after = tat + cost * interval
   -- 1e-6 ms of slack: the divisions are doubles, and a limit must admit exactly its L units.
   return {field = field, limit = limit, interval = interval, tat = after, used = (tat - now) / interval,
@@ -29,9 +30,40 @@ local function rl_num(v)
   return string.format('%.17g', v)
 end
 
--- Checks every limit that applies to a request, counting nothing. `configs` are {scope name, scope, JSON or false} of
--- the key, its project and the account. Returns {refused = the limit that makes the request wait longest (nil: none),
--- buckets, in_flight fields, headers = the tightest request and token limits}.
+-- The limits of `configs` ({scope name, scope, JSON or false} of the key, its project and the account) that apply to
+-- `model`, in the order they are checked: {name, field, window, limit, for_model} for a window, {name, field, cap}
+-- for requests in flight.
+local function rl_applicable(model, configs)
+  local list = {}
+  for _, c in ipairs(configs) do
+    local name, scope, json = c[1], c[2], c[3]
+    if json and json ~= '' then
+      local limits = cjson.decode(json)
+      local sets = {{scope, limits, false}}
+      if type(limits.models) == 'table' and type(limits.models[model]) == 'table' then
+        sets[2] = {scope .. ':m:' .. model, limits.models[model], true}
+      end
+      for _, s in ipairs(sets) do
+        for _, window in ipairs({'rpm', 'rpd', 'tpm'}) do
+          local limit = tonumber(s[2][window])
+          if limit and limit > 0 then
+            list[#list + 1] = {name = name, field = s[1] .. ':' .. window, window = window, limit = limit, for_model = s[3]}
+          end
+        end
+      end
+      local cap = tonumber(limits.max_in_flight)
+      if cap and cap > 0 then
+        list[#list + 1] = {name = name, field = scope .. ':if', cap = cap}
+      end
+    end
+  end
+  return list
+end
+
+-- Checks every limit that applies to a request, counting nothing; their state is read with one HMGET (a command per
+-- limit cost as much Redis time as the rest of the reserve, measured with the proxy benchmark's --rate-limits).
+-- Returns {refused = the limit that makes the request wait longest (nil: none), buckets, in_flight,
+-- headers = the tightest request and token limits}.
 local function rl_admit(now, model, tokens, configs)
   local r = {buckets = {}, in_flight = {}, tokens = tokens}
   local tightest = {}
@@ -50,35 +82,25 @@ local function rl_admit(now, model, tokens, configs)
       if not b.ok then tightest[kind].reset = math.ceil(b.tat - (kind == 'requests' and 1 or tokens) * b.interval - now) end
     end
   end
-  for _, c in ipairs(configs) do
-    local name, scope, json = c[1], c[2], c[3]
-    if json and json ~= '' then
-      local limits = cjson.decode(json)
-      local sets = {{scope, limits, false}}
-      if type(limits.models) == 'table' and type(limits.models[model]) == 'table' then
-        sets[2] = {scope .. ':m:' .. model, limits.models[model], true}
+  local list = rl_applicable(model, configs)
+  local fields = {}
+  for i, l in ipairs(list) do
+    fields[i] = l.field
+  end
+  local values = #fields > 0 and redis.call('HMGET', rl_state, unpack(fields)) or {}
+  for i, l in ipairs(list) do
+    if l.cap then
+      local running = tonumber(values[i]) or 0
+      if running >= l.cap and not r.refused then
+        r.refused = {kind = 'requests', window = 'in_flight', scope = l.name, limit = l.cap, used = running, requested = 1, wait = 1000, model = false}
       end
-      for _, s in ipairs(sets) do
-        for _, window in ipairs({'rpm', 'rpd', 'tpm'}) do
-          local limit = tonumber(s[2][window])
-          if limit and limit > 0 then
-            local kind = window == 'tpm' and 'tokens' or 'requests'
-            local b = rl_bucket(now, s[1] .. ':' .. window, limit, rl_period[window], kind == 'tokens' and tokens or 1)
-            b.tokens = kind == 'tokens'
-            r.buckets[#r.buckets + 1] = b
-            consider(kind, name, b, window, s[3])
-          end
-        end
-      end
-      local cap = tonumber(limits.max_in_flight)
-      if cap and cap > 0 then
-        local field = scope .. ':if'
-        local running = tonumber(redis.call('HGET', rl_state, field)) or 0
-        if running >= cap and not r.refused then
-          r.refused = {kind = 'requests', window = 'in_flight', scope = name, limit = cap, used = running, requested = 1, wait = 1000, model = false}
-        end
-        r.in_flight[#r.in_flight + 1] = field
-      end
+      r.in_flight[#r.in_flight + 1] = {field = l.field, running = running}
+    else
+      local kind = l.window == 'tpm' and 'tokens' or 'requests'
+      local b = rl_bucket(now, l.field, values[i], l.limit, rl_period[l.window], kind == 'tokens' and tokens or 1)
+      b.tokens = kind == 'tokens'
+      r.buckets[#r.buckets + 1] = b
+      consider(kind, l.name, b, l.window, l.for_model)
     end
   end
   r.headers = {}
@@ -89,28 +111,33 @@ local function rl_admit(now, model, tokens, configs)
   return r
 end
 
--- Counts an admitted request (after its hold is placed): its buckets move on, its in-flight counters go up, and
--- `h:<request id>` remembers the tokens it was charged and where, for rl_finish.
+-- Counts an admitted request (after its hold is placed), in one HSET: its buckets move on, its in-flight counters go
+-- up (from the values rl_admit read in this same script), and `h:<request id>` remembers the tokens it was charged
+-- and where, for rl_finish.
 local function rl_commit(request_id, r)
   local parts = {string.format('%d', r.tokens)}
+  local writes = {}
   for _, b in ipairs(r.buckets) do
-    redis.call('HSET', rl_state, b.field, rl_num(b.tat))
+    writes[#writes + 1], writes[#writes + 2] = b.field, rl_num(b.tat)
     if b.tokens then
       parts[#parts + 1] = b.field .. '=' .. rl_num(b.interval)
     end
   end
-  for _, field in ipairs(r.in_flight) do
-    redis.call('HINCRBY', rl_state, field, 1)
-    parts[#parts + 1] = field
+  for _, f in ipairs(r.in_flight) do
+    writes[#writes + 1], writes[#writes + 2] = f.field, string.format('%d', f.running + 1)
+    parts[#parts + 1] = f.field
   end
   if #parts > 1 then
-    redis.call('HSET', rl_state, 'h:' .. request_id, table.concat(parts, ' '))
+    writes[#writes + 1], writes[#writes + 2] = 'h:' .. request_id, table.concat(parts, ' ')
+  end
+  if #writes > 0 then
+    redis.call('HSET', rl_state, unpack(writes))
   end
 end
 
 -- A request ends (once: the record goes): its in-flight counters go down, and when `used` (the tokens it used) is
 -- known, its token buckets get back what it was charged beyond that (or are charged what it used beyond it).
--- Without `used` (a lease that ended, see prelude's drop_hold) the admission's estimate stands.
+-- Without `used` (a lease that ended, see prelude's drop_hold) the admission's estimate stands. One HMGET, one HSET.
 local function rl_finish(id, used, now)
   local record = redis.call('HGET', rl_state, 'h:' .. id)
   if not record then
@@ -118,22 +145,38 @@ local function rl_finish(id, used, now)
   end
   redis.call('HDEL', rl_state, 'h:' .. id)
   local charged
+  local items = {}
   for item in string.gmatch(record, '[^ ]+') do
     if not charged then
       charged = tonumber(item)
     else
       local field, interval = string.match(item, '^(.*)=([^=]+)$')
       if not field then
-        if redis.call('HINCRBY', rl_state, item, -1) < 0 then
-          redis.call('HSET', rl_state, item, 0)
-        end
+        items[#items + 1] = {field = item}
       elseif used and used ~= charged then
-        local tat = tonumber(redis.call('HGET', rl_state, field)) or 0
-        if used > charged then
-          tat = math.max(tat, now)
-        end
-        redis.call('HSET', rl_state, field, rl_num(tat + (used - charged) * tonumber(interval)))
+        items[#items + 1] = {field = field, interval = tonumber(interval)}
       end
     end
   end
+  if #items == 0 then
+    return
+  end
+  local fields = {}
+  for i, it in ipairs(items) do
+    fields[i] = it.field
+  end
+  local values = redis.call('HMGET', rl_state, unpack(fields))
+  local writes = {}
+  for i, it in ipairs(items) do
+    local v = tonumber(values[i]) or 0
+    if it.interval then
+      if used > charged then
+        v = math.max(v, now)
+      end
+      writes[#writes + 1], writes[#writes + 2] = it.field, rl_num(v + (used - charged) * it.interval)
+    else
+      writes[#writes + 1], writes[#writes + 2] = it.field, string.format('%d', math.max(0, v - 1))
+    end
+  end
+  redis.call('HSET', rl_state, unpack(writes))
 end

@@ -63,10 +63,11 @@ local function emit(now, id, kind, data)
 end
 
 -- A hold is removed together with its share of the account's, the key's and the project's held amounts, and of the
--- rate limits (ratelimit.lua; a settle has ended that share already, with the tokens used).
+-- rate limits (ratelimit.lua's rl_finish: `used`, the tokens the request used when known, corrects its tokens per minute).
 -- Its value is amount|key id|project (a hold placed before projects existed has no project part).
-local function drop_hold(id)
-  rl_finish(id)
+-- Returns the hold's amount and owner (key id|project), or 0 when there was no hold.
+local function drop_hold(id, used, now)
+  rl_finish(id, used, now)
   local h = redis.call('HGET', holds, id)
   redis.call('ZREM', hold_exp, id)
   if not h then
@@ -80,7 +81,7 @@ local function drop_hold(id)
   if project ~= '' then
     redis.call('HINCRBY', acct, 'pheld:' .. project, -amount)
   end
-  return amount
+  return amount, owner
 end
 
 -- What is left of an expired grant leaves the balance, with a ledger entry. Applied whenever the
@@ -334,14 +335,9 @@ end
 local function release_expired_holds(now)
   local ids = redis.call('ZRANGEBYSCORE', hold_exp, '-inf', now, 'LIMIT', 0, 200)
   for _, id in ipairs(ids) do
-    local h = redis.call('HGET', holds, id)
     local used = redis.call('HGET', holds, 'used:' .. id)
-    if h and used then
-      rl_finish(id, tonumber(cjson.decode(used).tokens), now)
-    end
-    local amount = drop_hold(id)
-    if h and used then
-      local _, owner = split_hold(h)
+    local amount, owner = drop_hold(id, used and tonumber(cjson.decode(used).tokens), now)
+    if owner and used then
       charge_lease(now, id, owner, amount, used)
     end
   end

@@ -39,8 +39,7 @@ if not redis.call('SET', KEYS[9], cost, 'NX', 'PX', marker_ttl) then
     lease_counted[metric] = tonumber(value)
   end
 end
-rl_finish(request_id, used_tokens, now)
-drop_hold(request_id)
+drop_hold(request_id, used_tokens, now)
 touch(now)
 trim_ledger(now, ledger_keep)
 if cost <= 0 then

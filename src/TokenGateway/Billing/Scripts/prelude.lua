@@ -21,23 +21,30 @@ local function int(v)
 end
 
 -- A ledger entry's id is its date (`now`, the gateway's clock, in ms), so that trimming by age (MINID, see
--- trim_ledger) agrees with the dates the ledger shows, on a real clock or a test's. Ids must increase: an entry dated
--- at or before the last one (an expiry applied late, a replica whose clock is behind) takes the last id's ms with the
--- next sequence number.
+-- trim_ledger) agrees with the dates the ledger shows, on a real clock or a test's. Ids must increase: `<ms>-*` takes the
+-- next sequence number within the same ms, and an entry dated before the last one (an expiry applied late, a replica
+-- whose clock is behind) takes the last id's ms with the next sequence number. One XADD in the common case (reading the
+-- last id first cost a command on every debit).
+-- `ledger_trim_below`, when a script sets it (settle.lua), trims the ledger in the same XADD (MINID ~, see trim_ledger).
+local ledger_trim_below
 local function ledger_add(now, kind, amount, balance, ...)
   local fields = {'type', kind, 'amount', int(amount), 'balance', int(balance), 'ts', int(now), ...}
-  local id = int(now) .. '-0'
-  local last = redis.call('XREVRANGE', ledger, '+', '-', 'COUNT', 1)[1]
-  if last then
-    local ms, seq = string.match(last[1], '^(%d+)-(%d+)$')
-    if tonumber(ms) >= now then
-      id = ms .. '-' .. int(tonumber(seq) + 1)
-    end
+  local trim = ledger_trim_below and {'MINID', '~', int(ledger_trim_below)} or {}
+  local function add(id, call)
+    local args = {ledger}
+    for _, v in ipairs(trim) do args[#args + 1] = v end
+    args[#args + 1] = id
+    for _, v in ipairs(fields) do args[#args + 1] = v end
+    return call('XADD', unpack(args))
   end
-  local added = redis.pcall('XADD', ledger, id, unpack(fields))
+  local added = add(int(now) .. '-*', redis.pcall)
   if type(added) == 'table' and added.err then
-    -- Only a stream trimmed empty still remembers a later last id than this entry's date: Redis picks the next one.
-    added = redis.call('XADD', ledger, '*', unpack(fields))
+    local last = redis.call('XREVRANGE', ledger, '+', '-', 'COUNT', 1)[1]
+    added = last and add(string.match(last[1], '^(%d+)-') .. '-' .. int(tonumber(string.match(last[1], '-(%d+)$')) + 1), redis.pcall)
+    if not last or (type(added) == 'table' and added.err) then
+      -- Only a stream trimmed empty still remembers a later last id than this entry's date: Redis picks the next one.
+      added = add('*', redis.call)
+    end
   end
   return added
 end
@@ -64,24 +71,33 @@ end
 
 -- A hold is removed together with its share of the account's, the key's and the project's held amounts, and of the
 -- rate limits (ratelimit.lua's rl_finish: `used`, the tokens the request used when known, corrects its tokens per minute).
--- Its value is amount|key id|project (a hold placed before projects existed has no project part).
+-- Its value is amount|key id|project|rate-limit flag (hold_value); a hold placed before projects existed has no project
+-- part, one placed before the flag existed no flag (its rate-limit record is looked for, as it was then).
 -- Returns the hold's amount and owner (key id|project), or 0 when there was no hold.
+local function hold_value(amount, key_id, project, limited)
+  return amount .. '|' .. key_id .. '|' .. project .. (limited and '' or '|0')
+end
+
 local function drop_hold(id, used, now)
-  rl_finish(id, used, now)
   local h = redis.call('HGET', holds, id)
   redis.call('ZREM', hold_exp, id)
   if not h then
+    rl_finish(id, used, now)
     return 0
   end
   local amount, owner = split_hold(h)
-  local key_id, project = string.match(owner, '^([^|]*)|?(.*)$')
+  local key_id, project, flag = string.match(owner, '^([^|]*)|?([^|]*)|?(.*)$')
+  -- Flag 0: the request had no rate limit, so there is no record to finish (a read saved on every settle).
+  if flag ~= '0' then
+    rl_finish(id, used, now)
+  end
   redis.call('HDEL', holds, id, 'used:' .. id)
   redis.call('HINCRBY', acct, 'held', -amount)
   redis.call('HINCRBY', acct, 'kheld:' .. key_id, -amount)
   if project ~= '' then
     redis.call('HINCRBY', acct, 'pheld:' .. project, -amount)
   end
-  return amount, owner
+  return amount, key_id .. '|' .. project
 end
 
 -- What is left of an expired grant leaves the balance, with a ledger entry. Applied whenever the
@@ -101,11 +117,17 @@ local function expire_grants(now)
   end
 end
 
--- Spend draws from the grant that expires first; what no grant covers makes the balance negative.
-local function draw(cost)
+-- Spend draws from the grant that expires first; what no grant covers makes the balance negative. A grant past its
+-- expiry is expired first (expire_grants), so a script that draws needs no touch() for that.
+local function draw(now, cost)
   local left = cost
-  local ids = redis.call('ZRANGE', grant_order, 0, -1)
-  for _, gid in ipairs(ids) do
+  local order = redis.call('ZRANGE', grant_order, 0, -1, 'WITHSCORES')
+  if order[2] and tonumber(order[2]) <= now then
+    expire_grants(now)
+    order = redis.call('ZRANGE', grant_order, 0, -1, 'WITHSCORES')
+  end
+  for i = 1, #order, 2 do
+    local gid = order[i]
     if left <= 0 then
       break
     end
@@ -168,9 +190,10 @@ local function after_debit(now, d)
 
   -- Usage counters, field model|key id|project|metric, in the day's, the hour's and the minute's hash (each written only
   -- with the dimensions used). Retention: a hash expires a fixed time after its period (the day's
-  -- Billing:Retention:UsageDays, the hour's and minute's fixed, see UsageReport.cs). Set when it has no expiry yet (PTTL -1:
-  -- its first write, or a hash written before retention existed); PTTL is a read, so a debit that finds it set writes
-  -- nothing more. Relative (PEXPIRE, the time left by the gateway's clock), like every other date here.
+  -- Billing:Retention:UsageDays, the hour's and minute's fixed, see UsageReport.cs). Set (PEXPIRE NX) by the debit that
+  -- creates a cell (its cost field is exactly this debit's cost), which the hash's first write always does: no command on
+  -- the other debits (a PTTL on every debit was 3 of a settle's commands). Relative (the time left by the gateway's clock),
+  -- like every other date here.
   local prefix = d.model .. '|' .. d.key_id .. '|' .. project .. '|'
   local less = d.less or {}
   for p, period in ipairs(d.periods) do
@@ -178,15 +201,15 @@ local function after_debit(now, d)
     if d.requests ~= 0 then
       redis.call('HINCRBY', hash, prefix .. 'requests', d.requests)
     end
-    redis.call('HINCRBY', hash, prefix .. 'cost', cost)
+    local fresh = redis.call('HINCRBY', hash, prefix .. 'cost', cost) == cost
     for i = 1, #d.counters, 2 do
       local metric = d.counters[i]
       if p == 1 or string.sub(metric, 1, 3) ~= 'li:' then
         redis.call('HINCRBY', hash, prefix .. metric, tonumber(d.counters[i + 1]) - (less[metric] or 0))
       end
     end
-    if redis.call('PTTL', hash) == -1 then
-      redis.call('PEXPIRE', hash, period[2])
+    if fresh then
+      redis.call('PEXPIRE', hash, period[2], 'NX')
     end
   end
 
@@ -311,7 +334,7 @@ local function charge_lease(now, id, owner, amount, used)
   if cost <= 0 then
     return
   end
-  local balance = draw(cost)
+  local balance = draw(now, cost)
   ledger_add(now, 'debit', -cost, balance, 'request_id', id, 'model', u.model, 'key_id', key_id, 'project_id', project,
     'lease_expired', '1', unpack(u.fields))
   -- The usage hashes of the beat that recorded the consumption, named in the record by their period (usage:<day>,
@@ -344,12 +367,12 @@ local function release_expired_holds(now)
 end
 
 -- A gateway key admits a request when the secret is its current one (or the previous one within the
--- rotation grace), it is active and not expired. Returns the key's allowlist and budget fields too.
+-- rotation grace), it is active and not expired. Returns the key's allowlist, budget and project (`default` when none) too.
 local function key_usable(key, sha, now)
-  local k = redis.call('HMGET', key, 'sha', 'status', 'expires_ms', 'prev_sha', 'prev_until_ms', 'models', 'monthly_limit')
+  local k = redis.call('HMGET', key, 'sha', 'status', 'expires_ms', 'prev_sha', 'prev_until_ms', 'models', 'monthly_limit', 'project')
   local secret_ok = k[1] == sha or (k[4] == sha and now < num(k[5]))
   local ok = secret_ok and k[2] == 'active' and not (num(k[3]) > 0 and now >= num(k[3]))
-  return ok, k[6], k[7]
+  return ok, k[6], k[7], (k[8] and k[8] ~= '') and k[8] or 'default'
 end
 
 local function touch(now)

@@ -113,7 +113,7 @@ end
 
 -- Counts an admitted request (after its hold is placed), in one HSET: its buckets move on, its in-flight counters go
 -- up (from the values rl_admit read in this same script), and `h:<request id>` remembers the tokens it was charged
--- and where, for rl_finish.
+-- and where, for rl_finish. Returns whether it wrote that record (false: nothing for rl_finish to do).
 local function rl_commit(request_id, r)
   local parts = {string.format('%d', r.tokens)}
   local writes = {}
@@ -133,6 +133,7 @@ local function rl_commit(request_id, r)
   if #writes > 0 then
     redis.call('HSET', rl_state, unpack(writes))
   end
+  return #parts > 1
 end
 
 -- A request ends (once: the record goes): its in-flight counters go down, and when `used` (the tokens it used) is

@@ -19,7 +19,7 @@ local input_cost, out_pico, max_out, choices = tonumber(ARGV[7]), tonumber(ARGV[
 local explicit, min_out, overdraft, ttl = ARGV[11] == '1', tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 local share_ppm, input_estimate = tonumber(ARGV[15]), tonumber(ARGV[16])
 
-local usable, models, key_budget = key_usable(key, sha, now)
+local usable, models, key_budget, project = key_usable(key, sha, now)
 if not usable then
   return {1}
 end
@@ -34,11 +34,6 @@ if models and models ~= '' then
   if not allowed then
     return {2}
   end
-end
-
-local project = redis.call('HGET', key, 'project')
-if not project or project == '' then
-  project = 'default'
 end
 
 touch(now)
@@ -110,10 +105,9 @@ if rl.refused then
   return {4, f.window, f.scope, f.limit, f.used, f.requested, math.ceil(f.wait), f.model and 1 or 0, project, unpack(rl.headers)}
 end
 
-redis.call('HSET', holds, request_id, hold .. '|' .. key_id .. '|' .. project)
+redis.call('HSET', holds, request_id, hold_value(hold, key_id, project, rl_commit(request_id, rl)))
 redis.call('ZADD', hold_exp, now + ttl, request_id)
 redis.call('HINCRBY', acct, 'held', hold)
 redis.call('HINCRBY', acct, 'kheld:' .. key_id, hold)
 redis.call('HINCRBY', acct, 'pheld:' .. project, hold)
-rl_commit(request_id, rl)
 return {0, hold, granted, unpack(rl.headers)}

@@ -39,17 +39,22 @@ if not redis.call('SET', KEYS[9], cost, 'NX', 'PX', marker_ttl) then
     lease_counted[metric] = tonumber(value)
   end
 end
-drop_hold(request_id, used_tokens, now)
-touch(now)
-trim_ledger(now, ledger_keep)
+-- No touch(): this settle's own hold is dropped by id, draw() expires the grants it would draw from, and other
+-- requests' expired leases are the next reserve's or the sweep's (two reads saved on every settle).
+local _, owner = drop_hold(request_id, used_tokens, now)
 if cost <= 0 then
   return {0, num(redis.call('HGET', acct, 'balance'))}
 end
-local project = redis.call('HGET', KEYS[11], 'project')
-if not project or project == '' then
-  project = 'default'
+-- The project from the hold's owner; a settle whose hold is gone (its lease charged, released) reads the key's.
+local project = owner and string.match(owner, '|(.+)$')
+if not project then
+  project = redis.call('HGET', KEYS[11], 'project')
+  if not project or project == '' then
+    project = 'default'
+  end
 end
-local balance = draw(cost)
+local balance = draw(now, cost)
+ledger_trim_below = now - ledger_keep
 local counters_from = 16 + 2 * ledger_pairs
 ledger_add(now, 'debit', -cost, balance, 'request_id', request_id, 'model', model, 'key_id', key_id, 'project_id', project,
   unpack(ARGV, 16, counters_from - 1))

@@ -5,4 +5,5 @@ if redis.call('EXISTS', acct) == 0 then
   return {}
 end
 touch(now)
+hc_flush()
 return {redis.call('HGETALL', acct), redis.call('HGETALL', grants)}

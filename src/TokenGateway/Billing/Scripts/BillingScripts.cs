@@ -20,12 +20,9 @@ internal static class BillingScripts
 
     /// <summary>
     /// An embedded <c>Billing/Scripts/{name}.lua</c>, after prelude.lua (the account's keys and the shared functions) and,
-    /// before both, ratelimit.lua (whose end of a request prelude's drop_hold calls, so it comes first). The script's own
-    /// text runs as a function, so that whichever way it returns, prelude's hc_flush() then writes the hash fields it
-    /// changed in the cache (one HSET per hash).
+    /// before both, ratelimit.lua (whose end of a request prelude's drop_hold calls, so it comes first).
     /// </summary>
-    public static string Load(string name) =>
-        Read("ratelimit") + "\n" + Read("prelude") + "\nlocal function script_main()\n" + Read(name) + "\nend\nlocal script_result = script_main()\nhc_flush()\nreturn script_result\n";
+    public static string Load(string name) => Read("ratelimit") + "\n" + Read("prelude") + "\n" + Read(name);
 
     /// <summary>The month (yyyymm, UTC) in the scripts' field names: monthly spend, limits and recharges.</summary>
     public static string Month(DateTimeOffset t) => t.UtcDateTime.ToString("yyyyMM", CultureInfo.InvariantCulture);

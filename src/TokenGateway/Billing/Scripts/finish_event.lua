@@ -38,7 +38,7 @@ elseif outcome == 'approved' then
   emit(now, id .. ':succeeded', 'auto_recharge.succeeded', data)
   trim_ledger(now, tonumber(ARGV[7]))
 elseif outcome == 'refused' then
-  hc_add(acct, 'ar_month:' .. data.month, -tonumber(data.amount_micros))
+  redis.call('HINCRBY', acct, 'ar_month:' .. data.month, -tonumber(data.amount_micros))
   data.reason = ARGV[6]
   emit(now, id .. ':failed', 'auto_recharge.failed', data)
 end

@@ -20,78 +20,6 @@ local function int(v)
   return string.format('%d', v)
 end
 
--- Write-back cache of hash fields (the account hash, the usage hashes): a script reads the fields it needs with one
--- HMGET (hc_load), reads and changes them in Lua (hc_get, hc_add, hc_set), and BillingScripts.Load ends every script
--- with hc_flush(), one HSET per changed hash. A settle changed the account hash with ten HINCRBYs and the day's, the
--- hour's and the minute's usage with one per metric; Redis spends about as much on a command's dispatch as on its work,
--- so this halved the commands of the hot path (docs/benchmarks/proxy.md). Safe because a script runs alone: nothing
--- else sees the hash between the load and the flush. A script that reads a cached hash by itself (HGETALL, HKEYS)
--- flushes first.
-local hc = {}
-local function hc_load(key, fields)
-  local h = hc[key]
-  if not h then
-    h = {values = {}, dirty = {}}
-    hc[key] = h
-  end
-  local missing = {}
-  for _, f in ipairs(fields) do
-    if h.values[f] == nil then
-      missing[#missing + 1] = f
-    end
-  end
-  if #missing > 0 then
-    local got = redis.call('HMGET', key, unpack(missing))
-    for i, f in ipairs(missing) do
-      h.values[f] = got[i] or false
-    end
-  end
-  return h
-end
-
--- The field's value (a string), or nil when the hash has no such field.
-local function hc_get(key, field)
-  return hc_load(key, {field}).values[field] or nil
-end
-
-local function hc_set(key, field, value)
-  local h = hc_load(key, {field})
-  if not h.dirty[field] then
-    h.dirty[field] = true
-    h.dirty[#h.dirty + 1] = field
-  end
-  h.values[field] = value
-end
-
--- HINCRBY in the cache: returns the new value.
-local function hc_add(key, field, delta)
-  local v = (tonumber(hc_get(key, field)) or 0) + delta
-  hc_set(key, field, string.format('%d', v))
-  return v
-end
-
--- An expiry (ms from now) for a cached hash that may not exist yet: set by hc_flush after its HSET, unless it has one.
-local function hc_expire(key, ms)
-  hc_load(key, {}).expire = ms
-end
-
-local function hc_flush()
-  for key, h in pairs(hc) do
-    if #h.dirty > 0 then
-      local writes = {}
-      for _, f in ipairs(h.dirty) do
-        writes[#writes + 1], writes[#writes + 2] = f, h.values[f]
-      end
-      redis.call('HSET', key, unpack(writes))
-      h.dirty = {}
-    end
-    if h.expire then
-      redis.call('PEXPIRE', key, h.expire, 'NX')
-      h.expire = nil
-    end
-  end
-end
-
 -- A ledger entry's id is its date (`now`, the gateway's clock, in ms), so that trimming by age (MINID, see
 -- trim_ledger) agrees with the dates the ledger shows, on a real clock or a test's. Ids must increase: `<ms>-*` takes the
 -- next sequence number within the same ms, and an entry dated before the last one (an expiry applied late, a replica
@@ -145,14 +73,12 @@ end
 -- rate limits (ratelimit.lua's rl_finish: `used`, the tokens the request used when known, corrects its tokens per minute).
 -- Its value is amount|key id|project|rate-limit flag (hold_value); a hold placed before projects existed has no project
 -- part, one placed before the flag existed no flag (its rate-limit record is looked for, as it was then).
--- `more` (optional): a function of (key id, project) that lists more account fields to read in the same HMGET
--- (settle.lua: what its debit will change). Returns the hold's amount and owner (key id|project), or 0 when there was
--- no hold.
+-- Returns the hold's amount and owner (key id|project), or 0 when there was no hold.
 local function hold_value(amount, key_id, project, limited)
   return amount .. '|' .. key_id .. '|' .. project .. (limited and '' or '|0')
 end
 
-local function drop_hold(id, used, now, more)
+local function drop_hold(id, used, now)
   local h = redis.call('HGET', holds, id)
   redis.call('ZREM', hold_exp, id)
   if not h then
@@ -166,13 +92,10 @@ local function drop_hold(id, used, now, more)
     rl_finish(id, used, now)
   end
   redis.call('HDEL', holds, id, 'used:' .. id)
-  local fields = more and more(key_id, project ~= '' and project or 'default') or {}
-  fields[#fields + 1], fields[#fields + 2], fields[#fields + 3] = 'held', 'kheld:' .. key_id, 'pheld:' .. project
-  hc_load(acct, fields)
-  hc_add(acct, 'held', -amount)
-  hc_add(acct, 'kheld:' .. key_id, -amount)
+  redis.call('HINCRBY', acct, 'held', -amount)
+  redis.call('HINCRBY', acct, 'kheld:' .. key_id, -amount)
   if project ~= '' then
-    hc_add(acct, 'pheld:' .. project, -amount)
+    redis.call('HINCRBY', acct, 'pheld:' .. project, -amount)
   end
   return amount, key_id .. '|' .. project
 end
@@ -188,7 +111,7 @@ local function expire_grants(now)
     redis.call('ZREM', grant_order, gid)
     redis.call('HSET', grants, gid, 0)
     if remaining > 0 then
-      local balance = hc_add(acct, 'balance', -remaining)
+      local balance = redis.call('HINCRBY', acct, 'balance', -remaining)
       ledger_add(expired_at, 'expiry', -remaining, balance, 'grant_id', gid)
     end
   end
@@ -216,18 +139,18 @@ local function draw(now, cost)
       redis.call('ZREM', grant_order, gid)
     end
   end
-  return hc_add(acct, 'balance', -cost)
+  return redis.call('HINCRBY', acct, 'balance', -cost)
 end
 
 -- A grant. A negative balance is paid first from it: only the rest is left to draw from.
 local function add_grant(now, gid, amount, source, expires, ...)
-  local debt = math.max(0, -num(hc_get(acct, 'balance')))
+  local debt = math.max(0, -num(redis.call('HGET', acct, 'balance')))
   local remaining = math.max(0, amount - debt)
   redis.call('HSET', grants, gid, remaining, gid .. ':meta', int(amount) .. '|' .. source .. '|' .. int(now) .. '|' .. int(expires))
   if remaining > 0 then
     redis.call('ZADD', grant_order, expires, gid)
   end
-  local balance = hc_add(acct, 'balance', amount)
+  local balance = redis.call('HINCRBY', acct, 'balance', amount)
   ledger_add(now, 'grant', amount, balance, 'grant_id', gid, 'source', source, 'covered_debt', int(math.min(amount, debt)), ...)
   return balance
 end
@@ -259,51 +182,34 @@ end
 -- pairs, `li:` ones to the day's hash only), requests (1, or 0 when a lease's charge already counted the request),
 -- less (metric -> value a lease's charge already counted, or nil), grant_lifetime (ms), min_topup (micro-USD).
 -- Returns the balance (an internal auto-recharge raises it).
--- The account fields after_debit reads and changes, in this order.
-local function debit_fields(month, key_id, project)
-  return {'spend:' .. month, 'kspend:' .. month .. ':' .. key_id, 'pspend:' .. month .. ':' .. project, 'soft_limit',
-    'ar_enabled', 'ar_threshold', 'ar_amount', 'ar_limit', 'ar_mode', 'ar_month:' .. month, 'hard_limit', 'alerts', 'low_balance',
-    'ar_target', 'psoft:' .. project, 'phard:' .. project, 'palerts:' .. project}
-end
-
 local function after_debit(now, d)
   local month, cost, balance, project = d.month, d.cost, d.balance, d.project
-  local fields = debit_fields(month, d.key_id, project)
-  hc_load(acct, fields)
-  local spend = hc_add(acct, fields[1], cost)
-  hc_add(acct, fields[2], cost)
-  local pspend = hc_add(acct, fields[3], cost)
+  local spend = redis.call('HINCRBY', acct, 'spend:' .. month, cost)
+  redis.call('HINCRBY', acct, 'kspend:' .. month .. ':' .. d.key_id, cost)
+  local pspend = redis.call('HINCRBY', acct, 'pspend:' .. month .. ':' .. project, cost)
 
   -- Usage counters, field model|key id|project|metric, in the day's, the hour's and the minute's hash (each written only
   -- with the dimensions used). Retention: a hash expires a fixed time after its period (the day's
   -- Billing:Retention:UsageDays, the hour's and minute's fixed, see UsageReport.cs). Set (PEXPIRE NX) by the debit that
-  -- creates a cell (its cost field did not exist), which the hash's first write always does: no command on
+  -- creates a cell (its cost field is exactly this debit's cost), which the hash's first write always does: no command on
   -- the other debits (a PTTL on every debit was 3 of a settle's commands). Relative (the time left by the gateway's clock),
   -- like every other date here.
   local prefix = d.model .. '|' .. d.key_id .. '|' .. project .. '|'
   local less = d.less or {}
   for p, period in ipairs(d.periods) do
     local hash = period[1]
-    local cells = {{'requests', d.requests}, {'cost', cost}}
+    if d.requests ~= 0 then
+      redis.call('HINCRBY', hash, prefix .. 'requests', d.requests)
+    end
+    local fresh = redis.call('HINCRBY', hash, prefix .. 'cost', cost) == cost
     for i = 1, #d.counters, 2 do
       local metric = d.counters[i]
       if p == 1 or string.sub(metric, 1, 3) ~= 'li:' then
-        cells[#cells + 1] = {metric, tonumber(d.counters[i + 1]) - (less[metric] or 0)}
-      end
-    end
-    local fields = {}
-    for i, c in ipairs(cells) do
-      fields[i] = prefix .. c[1]
-    end
-    hc_load(hash, fields)
-    local fresh = not hc_get(hash, fields[2])
-    for i, c in ipairs(cells) do
-      if i ~= 1 or c[2] ~= 0 then
-        hc_add(hash, fields[i], c[2])
+        redis.call('HINCRBY', hash, prefix .. metric, tonumber(d.counters[i + 1]) - (less[metric] or 0))
       end
     end
     if fresh then
-      hc_expire(hash, period[2])
+      redis.call('PEXPIRE', hash, period[2], 'NX')
     end
   end
 
@@ -312,7 +218,6 @@ local function after_debit(now, d)
   -- current month only, and the previous one by a late answer to a funding request (finish_event.lua): the first debit
   -- of a month drops those of earlier months, so the hash does not grow by a field per key and month forever.
   if spend == cost then
-    hc_flush()
     local y, m = tonumber(string.sub(month, 1, 4)), tonumber(string.sub(month, 5, 6))
     local previous = m == 1 and string.format('%04d12', y - 1) or string.format('%04d%02d', y, m - 1)
     local old = {}
@@ -323,23 +228,17 @@ local function after_debit(now, d)
         old[#old + 1] = f
         if #old == 500 then
           redis.call('HDEL', acct, unpack(old))
-          for _, f in ipairs(old) do hc[acct].values[f] = nil end
           old = {}
         end
       end
     end
     if #old > 0 then
       redis.call('HDEL', acct, unpack(old))
-      for _, f in ipairs(old) do hc[acct].values[f] = nil end
     end
   end
 
-  -- soft_limit, ar_enabled, ar_threshold, ar_amount, ar_limit, ar_mode, ar_month, hard_limit, alerts, low_balance, ar_target,
-  -- psoft, phard, palerts (loaded above with the spend fields)
-  local a = {}
-  for i = 4, #fields do
-    a[i - 3] = hc_get(acct, fields[i])
-  end
+  local a = redis.call('HMGET', acct, 'soft_limit', 'ar_enabled', 'ar_threshold', 'ar_amount', 'ar_limit', 'ar_mode', 'ar_month:' .. month,
+    'hard_limit', 'alerts', 'low_balance', 'ar_target', 'psoft:' .. project, 'phard:' .. project, 'palerts:' .. project)
 
   -- Soft limit: the marker field makes it one event per account and month, whoever debits first.
   local soft = tonumber(a[1])
@@ -395,7 +294,7 @@ local function after_debit(now, d)
       emit(now, id, 'auto_recharge.limit_reached', data)
     else
       -- Counted when raised, so a pending webhook recharge already uses up its part of the cap.
-      hc_add(acct, 'ar_month:' .. month, amount)
+      redis.call('HINCRBY', acct, 'ar_month:' .. month, amount)
       if a[6] == 'internal' then
         balance = add_grant(now, id, amount, 'auto_recharge', now + d.grant_lifetime, 'mode', 'internal', 'request_id', d.request_id)
         data.balance_micros = int(balance)

@@ -5,5 +5,4 @@ if redis.call('EXISTS', acct) == 0 then
   return {}
 end
 touch(now)
-hc_flush()
 return {redis.call('HGETALL', acct), redis.call('HGETALL', grants)}

@@ -37,14 +37,9 @@ if models and models ~= '' then
 end
 
 touch(now)
-local fields = {'balance', 'held', 'hard_limit', 'spend:' .. month, 'kheld:' .. key_id, 'kspend:' .. month .. ':' .. key_id,
+local a = redis.call('HMGET', acct, 'balance', 'held', 'hard_limit', 'spend:' .. month, 'kheld:' .. key_id, 'kspend:' .. month .. ':' .. key_id,
   'pstatus:' .. project, 'phard:' .. project, 'pspend:' .. month .. ':' .. project, 'pheld:' .. project,
-  'rl:k:' .. key_id, 'rl:p:' .. project, 'rl:a'}
-hc_load(acct, fields)
-local a = {}
-for i, f in ipairs(fields) do
-  a[i] = hc_get(acct, f) or false
-end
+  'rl:k:' .. key_id, 'rl:p:' .. project, 'rl:a')
 if a[7] == 'archived' then
   return {1}
 end
@@ -112,7 +107,7 @@ end
 
 redis.call('HSET', holds, request_id, hold_value(hold, key_id, project, rl_commit(request_id, rl)))
 redis.call('ZADD', hold_exp, now + ttl, request_id)
-hc_add(acct, 'held', hold)
-hc_add(acct, 'kheld:' .. key_id, hold)
-hc_add(acct, 'pheld:' .. project, hold)
+redis.call('HINCRBY', acct, 'held', hold)
+redis.call('HINCRBY', acct, 'kheld:' .. key_id, hold)
+redis.call('HINCRBY', acct, 'pheld:' .. project, hold)
 return {0, hold, granted, unpack(rl.headers)}

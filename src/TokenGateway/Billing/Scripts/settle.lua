@@ -30,7 +30,7 @@ if not redis.call('SET', KEYS[9], cost, 'NX', 'PX', marker_ttl) then
   local marker = redis.call('GET', KEYS[9]) or ''
   local leased = tonumber(string.match(marker, '^lease:(%d+)') or '')
   if not leased or cost <= leased then
-    return {1, num(hc_get(acct, 'balance'))}
+    return {1, num(redis.call('HGET', acct, 'balance'))}
   end
   redis.call('SET', KEYS[9], cost, 'PX', marker_ttl)
   cost = cost - leased
@@ -41,14 +41,9 @@ if not redis.call('SET', KEYS[9], cost, 'NX', 'PX', marker_ttl) then
 end
 -- No touch(): this settle's own hold is dropped by id, draw() expires the grants it would draw from, and other
 -- requests' expired leases are the next reserve's or the sweep's (two reads saved on every settle).
--- The account fields this debit changes are read with the hold's (one HMGET).
-local _, owner = drop_hold(request_id, used_tokens, now, function(_, project)
-  local fields = debit_fields(month, key_id, project)
-  fields[#fields + 1] = 'balance'
-  return fields
-end)
+local _, owner = drop_hold(request_id, used_tokens, now)
 if cost <= 0 then
-  return {0, num(hc_get(acct, 'balance'))}
+  return {0, num(redis.call('HGET', acct, 'balance'))}
 end
 -- The project from the hold's owner; a settle whose hold is gone (its lease charged, released) reads the key's.
 local project = owner and string.match(owner, '|(.+)$')

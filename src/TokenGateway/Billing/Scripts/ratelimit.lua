@@ -15,124 +15,140 @@ local rl_period = {rpm = 60000, tpm = 60000, rpd = 86400000}
 -- (`interval`). Its only state is the theoretical arrival time `tat` (ms, a double): max(tat, now) - now is the
 -- part of the window in use, so (max(tat, now) - now) / interval units are used now, and tat - now is when the bucket
 -- is full again (OpenAI's reset). Exact across replicas: every check and update happens inside one script.
--- `current` is the bucket's stored tat (nil: never used).
-local function rl_bucket(now, field, current, limit, period, cost)
-  local interval = period / limit
-  local tat = math.max(tonumber(current) or 0, now)
-  local after = tat + cost * interval
-  -- 1e-6 ms of slack: the divisions are doubles, and a limit must admit exactly its L units.
-  return {field = field, limit = limit, interval = interval, tat = after, used = (tat - now) / interval,
-    ok = after - now <= period + 1e-6, wait = math.max(0, after - period - now)}
-end
 
 -- Formats a double for the state hash: %.17g is exact, tostring() keeps only 14 digits.
 local function rl_num(v)
   return string.format('%.17g', v)
 end
 
--- The limits of `configs` ({scope name, scope, JSON or false} of the key, its project and the account) that apply to
--- `model`, in the order they are checked: {name, field, window, limit, for_model} for a window, {name, field, cap}
--- for requests in flight.
-local function rl_applicable(model, configs)
-  local list = {}
-  for _, c in ipairs(configs) do
-    local name, scope, json = c[1], c[2], c[3]
+local rl_windows = {'rpm', 'rpd', 'tpm'}
+local rl_none = {n = 0, headers = {-1, 0, 0, -1, 0, 0}}
+
+-- Checks every limit that applies to a request, counting nothing. `configs`: {scope name, scope, JSON or false} of the
+-- key, its project and the account; a set's limits apply to every model, its `models[model]` ones to that model too.
+-- Their state is read with one HMGET (a command per limit cost as much Redis time as the rest of the reserve).
+-- Written for Redis's Lua, where a table or a closure per limit cost more than the limit's arithmetic (docs/benchmarks/
+-- proxy.md, issue 16): the limits are parallel arrays, in the order they are checked (per config: the set's rpm, rpd,
+-- tpm, then the model's, then requests in flight), and the outcome is plain locals.
+-- Returns {n, fields, windows, values, tats (after this request), intervals, tokens, refused = the limit that
+-- makes the request wait longest (nil: none), headers = the tightest request and token limits}; rl_none without limits.
+local function rl_admit(now, model, tokens, configs)
+  local names, fields, windows, limits, for_models = {}, {}, {}, {}, {}
+  local n = 0
+  for c = 1, #configs do
+    local config = configs[c]
+    local json = config[3]
     if json and json ~= '' then
-      local limits = cjson.decode(json)
-      local sets = {{scope, limits, false}}
-      if type(limits.models) == 'table' and type(limits.models[model]) == 'table' then
-        sets[2] = {scope .. ':m:' .. model, limits.models[model], true}
-      end
-      for _, s in ipairs(sets) do
-        for _, window in ipairs({'rpm', 'rpd', 'tpm'}) do
-          local limit = tonumber(s[2][window])
+      local decoded = cjson.decode(json)
+      local set, scope, for_model = decoded, config[2], false
+      for pass = 1, 2 do
+        if pass == 2 then
+          set = type(decoded.models) == 'table' and decoded.models[model]
+          if type(set) ~= 'table' then
+            break
+          end
+          scope, for_model = config[2] .. ':m:' .. model, true
+        end
+        for w = 1, 3 do
+          local limit = tonumber(set[rl_windows[w]])
           if limit and limit > 0 then
-            list[#list + 1] = {name = name, field = s[1] .. ':' .. window, window = window, limit = limit, for_model = s[3]}
+            n = n + 1
+            names[n], fields[n], windows[n], limits[n], for_models[n] = config[1], scope .. ':' .. rl_windows[w], rl_windows[w], limit, for_model
           end
         end
       end
-      local cap = tonumber(limits.max_in_flight)
+      local cap = tonumber(decoded.max_in_flight)
       if cap and cap > 0 then
-        list[#list + 1] = {name = name, field = scope .. ':if', cap = cap}
+        n = n + 1
+        names[n], fields[n], windows[n], limits[n], for_models[n] = config[1], config[2] .. ':if', 'in_flight', cap, false
       end
     end
   end
-  return list
-end
-
--- Checks every limit that applies to a request, counting nothing; their state is read with one HMGET (a command per
--- limit cost as much Redis time as the rest of the reserve, measured with the proxy benchmark's --rate-limits).
--- Returns {refused = the limit that makes the request wait longest (nil: none), buckets, in_flight,
--- headers = the tightest request and token limits}.
-local function rl_admit(now, model, tokens, configs)
-  local r = {buckets = {}, in_flight = {}, tokens = tokens}
-  local tightest = {}
-  local function consider(kind, scope_name, b, window, for_model)
-    local left = b.limit - b.used - (kind == 'requests' and 1 or tokens)
-    if not b.ok then
-      if not r.refused or b.wait > r.refused.wait then
-        r.refused = {kind = kind, window = window, scope = scope_name, limit = b.limit, used = math.ceil(b.used - 1e-9),
-          requested = kind == 'requests' and 1 or tokens, wait = b.wait, model = for_model}
-      end
-      left = b.limit - b.used
-    end
-    local t = tightest[kind]
-    if not t or left < t.left then
-      tightest[kind] = {limit = b.limit, left = math.max(0, math.floor(left + 1e-9)), reset = math.ceil(b.tat - now)}
-      if not b.ok then tightest[kind].reset = math.ceil(b.tat - (kind == 'requests' and 1 or tokens) * b.interval - now) end
-    end
+  if n == 0 then
+    return rl_none
   end
-  local list = rl_applicable(model, configs)
-  local fields = {}
-  for i, l in ipairs(list) do
-    fields[i] = l.field
-  end
-  local values = #fields > 0 and redis.call('HMGET', rl_state, unpack(fields)) or {}
-  for i, l in ipairs(list) do
-    if l.cap then
+  local values = redis.call('HMGET', rl_state, unpack(fields))
+  local tats, intervals = {}, {}
+  local refused, refused_wait
+  -- The tightest limit of each kind: limit, what is left after this request, ms until the bucket is full again.
+  local rq_limit, rq_left, rq_reset, tk_limit, tk_left, tk_reset
+  for i = 1, n do
+    local limit, window = limits[i], windows[i]
+    if window == 'in_flight' then
       local running = tonumber(values[i]) or 0
-      if running >= l.cap and not r.refused then
-        r.refused = {kind = 'requests', window = 'in_flight', scope = l.name, limit = l.cap, used = running, requested = 1, wait = 1000, model = false}
+      values[i] = running
+      if running >= limit and not refused then
+        refused, refused_wait = {window = 'in_flight', scope = names[i], limit = limit, used = running, requested = 1, model = false}, 1000
       end
-      r.in_flight[#r.in_flight + 1] = {field = l.field, running = running}
     else
-      local kind = l.window == 'tpm' and 'tokens' or 'requests'
-      local b = rl_bucket(now, l.field, values[i], l.limit, rl_period[l.window], kind == 'tokens' and tokens or 1)
-      b.tokens = kind == 'tokens'
-      r.buckets[#r.buckets + 1] = b
-      consider(kind, l.name, b, l.window, l.for_model)
+      -- GCRA (see above): tat = max(stored tat, now); this request moves it by cost x interval.
+      local is_tokens = window == 'tpm'
+      local cost = is_tokens and tokens or 1
+      local period = rl_period[window]
+      local interval = period / limit
+      local tat = math.max(tonumber(values[i]) or 0, now)
+      local after = tat + cost * interval
+      local used = (tat - now) / interval
+      local ok = after - now <= period + 1e-6
+      local left, reset = limit - used - cost, after - now
+      if not ok then
+        local wait = math.max(0, after - period - now)
+        if not refused or wait > refused_wait then
+          refused, refused_wait = {window = window, scope = names[i], limit = limit, used = math.ceil(used - 1e-9), requested = cost,
+            model = for_models[i]}, wait
+        end
+        left, reset = limit - used, tat - now
+      end
+      tats[i], intervals[i] = after, interval
+      -- The stored `left` is what the header shows (whole units, not below 0), and the next limit is compared with it.
+      if is_tokens then
+        if not tk_limit or left < tk_left then
+          tk_limit, tk_left, tk_reset = limit, math.max(0, math.floor(left + 1e-9)), reset
+        end
+      elseif not rq_limit or left < rq_left then
+        rq_limit, rq_left, rq_reset = limit, math.max(0, math.floor(left + 1e-9)), reset
+      end
     end
   end
-  r.headers = {}
-  for i, kind in ipairs({'requests', 'tokens'}) do
-    local t = tightest[kind]
-    r.headers[i * 3 - 2], r.headers[i * 3 - 1], r.headers[i * 3] = t and t.limit or -1, t and t.left or 0, t and math.max(0, t.reset) or 0
+  if refused then
+    refused.wait = refused_wait
   end
-  return r
+  local headers = {-1, 0, 0, -1, 0, 0}
+  if rq_limit then
+    headers[1], headers[2], headers[3] = rq_limit, rq_left, math.max(0, math.ceil(rq_reset))
+  end
+  if tk_limit then
+    headers[4], headers[5], headers[6] = tk_limit, tk_left, math.max(0, math.ceil(tk_reset))
+  end
+  return {n = n, fields = fields, windows = windows, values = values, tats = tats, intervals = intervals, tokens = tokens,
+    refused = refused, headers = headers}
 end
 
 -- Counts an admitted request (after its hold is placed), in one HSET: its buckets move on, its in-flight counters go
 -- up (from the values rl_admit read in this same script), and `h:<request id>` remembers the tokens it was charged
 -- and where, for rl_finish. Returns whether it wrote that record (false: nothing for rl_finish to do).
 local function rl_commit(request_id, r)
+  if r.n == 0 then
+    return false
+  end
   local parts = {string.format('%d', r.tokens)}
   local writes = {}
-  for _, b in ipairs(r.buckets) do
-    writes[#writes + 1], writes[#writes + 2] = b.field, rl_num(b.tat)
-    if b.tokens then
-      parts[#parts + 1] = b.field .. '=' .. rl_num(b.interval)
+  for i = 1, r.n do
+    local field, window = r.fields[i], r.windows[i]
+    if window == 'in_flight' then
+      writes[#writes + 1], writes[#writes + 2] = field, string.format('%d', r.values[i] + 1)
+      parts[#parts + 1] = field
+    else
+      writes[#writes + 1], writes[#writes + 2] = field, rl_num(r.tats[i])
+      if window == 'tpm' then
+        parts[#parts + 1] = field .. '=' .. rl_num(r.intervals[i])
+      end
     end
-  end
-  for _, f in ipairs(r.in_flight) do
-    writes[#writes + 1], writes[#writes + 2] = f.field, string.format('%d', f.running + 1)
-    parts[#parts + 1] = f.field
   end
   if #parts > 1 then
     writes[#writes + 1], writes[#writes + 2] = 'h:' .. request_id, table.concat(parts, ' ')
   end
-  if #writes > 0 then
-    redis.call('HSET', rl_state, unpack(writes))
-  end
+  redis.call('HSET', rl_state, unpack(writes))
   return #parts > 1
 end
 

@@ -194,18 +194,27 @@ local function after_debit(now, d)
   -- creates a cell (its cost field is exactly this debit's cost), which the hash's first write always does: no command on
   -- the other debits (a PTTL on every debit was 3 of a settle's commands). Relative (the time left by the gateway's clock),
   -- like every other date here.
+  -- The fields and increments are worked out once for the three hashes (Lua's string and number work cost more than
+  -- the HINCRBYs themselves, see docs/benchmarks/proxy.md); an increment goes as its ARGV string when nothing is subtracted.
   local prefix = d.model .. '|' .. d.key_id .. '|' .. project .. '|'
-  local less = d.less or {}
+  local less = d.less
+  local fields, values, every_period = {}, {}, {}
+  for i = 1, #d.counters, 2 do
+    local metric, value = d.counters[i], d.counters[i + 1]
+    local n = #fields + 1
+    fields[n], every_period[n] = prefix .. metric, string.sub(metric, 1, 3) ~= 'li:'
+    values[n] = (less and less[metric]) and tonumber(value) - less[metric] or value
+  end
+  local requests_field, cost_field = prefix .. 'requests', prefix .. 'cost'
   for p, period in ipairs(d.periods) do
     local hash = period[1]
     if d.requests ~= 0 then
-      redis.call('HINCRBY', hash, prefix .. 'requests', d.requests)
+      redis.call('HINCRBY', hash, requests_field, d.requests)
     end
-    local fresh = redis.call('HINCRBY', hash, prefix .. 'cost', cost) == cost
-    for i = 1, #d.counters, 2 do
-      local metric = d.counters[i]
-      if p == 1 or string.sub(metric, 1, 3) ~= 'li:' then
-        redis.call('HINCRBY', hash, prefix .. metric, tonumber(d.counters[i + 1]) - (less[metric] or 0))
+    local fresh = redis.call('HINCRBY', hash, cost_field, cost) == cost
+    for i = 1, #fields do
+      if p == 1 or every_period[i] then
+        redis.call('HINCRBY', hash, fields[i], values[i])
       end
     end
     if fresh then

@@ -14,16 +14,16 @@ internal sealed record MeteringCheckResult(string Target, string Case, int Reque
 /// </summary>
 internal static class MeteringCheck
 {
-    public static async Task<MeteringCheckResult> RunAsync(string target, string baseUrl, GatewayAdmin admin, BenchCase bench, int count, int concurrency, CancellationToken ct)
+    public static async Task<MeteringCheckResult> RunAsync(string target, string baseUrl, GatewayAdmin admin, BenchAccount? account, BenchCase bench, int count, int concurrency, CancellationToken ct)
     {
-        var before = await admin.SettledBalanceMicrosAsync(ct);
+        var before = await admin.SettledBalanceMicrosAsync(account, ct);
         using var client = new HttpClient(LoopbackHandler.Create(caFile: null, concurrency));
         int ok = 0, non200 = 0, incomplete = 0, next = -1;
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
         {
             while (Interlocked.Increment(ref next) < count)
             {
-                switch (await SendAsync(client, baseUrl, admin.Key, [], bench.Body, bench.Marker, ct))
+                switch (await SendAsync(client, baseUrl, (account ?? admin.Main).Key, [], bench.Body, bench.Marker, ct))
                 {
                     case HttpStatusCode.OK: Interlocked.Increment(ref ok); break;
                     case null: Interlocked.Increment(ref incomplete); break;
@@ -31,7 +31,7 @@ internal static class MeteringCheck
                 }
             }
         }));
-        var after = await admin.SettledBalanceMicrosAsync(ct);
+        var after = await admin.SettledBalanceMicrosAsync(account, ct);
         return new MeteringCheckResult(target, bench.Name, count, ok, non200, incomplete, before - after, ok * admin.CostMicros);
     }
 

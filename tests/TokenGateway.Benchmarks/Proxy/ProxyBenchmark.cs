@@ -114,10 +114,13 @@ internal static class ProxyBenchmark
                 new("direct", mock.BaseUrl, [], mock.Pid, mock.StatsPort, IsGateway: false, "mock upstream, server GC"),
                 new("yarp", yarp.BaseUrl, [], yarp.Pid, yarp.StatsPort, IsGateway: false, "bare IHttpForwarder, the gateway's runtimeconfig"),
                 .. gateways.Select(g => new Target(g.Name, g.Arm.BaseUrl, [], g.Arm.Pid, g.Arm.StatsPort, IsGateway: true, g.Settings)),
+                .. admin.Limited is null ? Array.Empty<Target>()
+                    : [new Target("gateway+rl", gateways[0].Arm.BaseUrl, [], gateways[0].Arm.Pid, gateways[0].Arm.StatsPort, IsGateway: true,
+                        $"{gateways[0].Settings}; the key of an account with {options.RateLimits} rate limits", Account: admin.Limited)],
                 .. portkey is null ? Array.Empty<Target>()
                     : [new Target("portkey", portkey.BaseUrl, PortkeyProcess.Headers(mock.BaseUrl), portkey.Process.Id, null, IsGateway: false, "node", Optional: true)],
             ];
-            var skipped = await SmokeTestAsync(targets, cases, admin.Key, mock.CaFile, ct);
+            var skipped = await SmokeTestAsync(targets, cases, admin.Main, mock.CaFile, ct);
             foreach (var (target, name, reason) in skipped)
             {
                 portkeyNote += $"; {name} skipped: {reason}";
@@ -160,7 +163,7 @@ internal static class ProxyBenchmark
         {
             Log($"JIT warm-up of {target.Name}: {each} s per case");
             foreach (var bench in cases.Where(c => runs(target, c.Name)))
-                await Wrk.RunAsync(target.BaseUrl, bench, bench.Connections.Max(), o.WrkThreads, each, cx.Admin.Key, target.Headers, o.WrkCpus, ct);
+                await Wrk.RunAsync(target.BaseUrl, bench, bench.Connections.Max(), o.WrkThreads, each, KeyOf(cx, target), target.Headers, o.WrkCpus, ct);
         }
     }
 
@@ -173,7 +176,7 @@ internal static class ProxyBenchmark
             foreach (var connections in bench.Connections)
                 foreach (var target in targets.Where(t => runs(t, bench.Name)))
                     report.Add(await MeasureAsync(cx, target, new BenchCaseKey(bench.Name, bench.Title, bench.Stream), connections, async seconds =>
-                        (await Wrk.RunAsync(target.BaseUrl, bench, connections, o.WrkThreads, seconds, cx.Admin.Key, target.Headers, o.WrkCpus, ct), null), ct));
+                        (await Wrk.RunAsync(target.BaseUrl, bench, connections, o.WrkThreads, seconds, KeyOf(cx, target), target.Headers, o.WrkCpus, ct), null), ct));
     }
 
     /// <summary>The paced streams, every arm in turn; for a gateway arm the run is also this mode's exact metering check.</summary>
@@ -184,7 +187,7 @@ internal static class ProxyBenchmark
         foreach (var target in targets.Where(t => runs(t, "stream")))
         {
             var m = await MeasureAsync(cx, target, key, o.TtftConnections, async seconds =>
-                (null, await TtftClient.RunAsync(target.BaseUrl, cx.Admin.Key, target.Headers, o.TtftConnections, o.PaceMilliseconds, seconds, cx.CaFile, ct)), ct);
+                (null, await TtftClient.RunAsync(target.BaseUrl, KeyOf(cx, target), target.Headers, o.TtftConnections, o.PaceMilliseconds, seconds, cx.CaFile, ct)), ct);
             report.Add(m);
             // NOTE: the paced-stream client runs every request it starts to its end, so its run is this mode's exact check.
             if (target.IsGateway)
@@ -200,7 +203,7 @@ internal static class ProxyBenchmark
             foreach (var bench in cases)
             {
                 Log($"exact metering check, {target.Name}, {bench.Name}: {cx.Options.CheckRequests} requests");
-                report.Add(await MeteringCheck.RunAsync(target.Name, target.BaseUrl, cx.Admin, bench, cx.Options.CheckRequests, cx.Options.LargeConnections, ct));
+                report.Add(await MeteringCheck.RunAsync(target.Name, target.BaseUrl, cx.Admin, target.Account, bench, cx.Options.CheckRequests, cx.Options.LargeConnections, ct));
             }
     }
 
@@ -218,7 +221,12 @@ internal static class ProxyBenchmark
         $"mock:     {(options.MockHttps ? "HTTPS (self-signed; the proxies negotiate HTTP/2 by ALPN)" : "plain HTTP (the proxies use HTTP/1.1)")}; 40 prompt + 12 completion tokens whatever the prompt; streams send 12 content deltas; gzip for clients that accept it {(options.MockGzip ? "on" : "off")}",
         $"ttft:     {options.TtftConnections} connections from the harness (HttpClient, ResponseHeadersRead), mock pausing {options.PaceMilliseconds} ms before each content delta",
         $"peer:     {portkeyNote}",
-        $"limits:   {(options.RateLimits ? "every kind of rate limit set on the key and the account (RPM, TPM, RPD, in flight, per model), none refusing" : "no rate limits")}",
+        $"limits:   {options.RateLimits switch
+        {
+            "all" => "gateway+rl: the gateway arm with the key of an account with every kind of rate limit on the key and the account (RPM, TPM, RPD, in flight, per model: twelve), none refusing",
+            "typical" => "gateway+rl: the gateway arm with the key of an account with RPM and TPM limits on the key and a TPM limit on the account, none refusing",
+            _ => "no rate limits",
+        }}",
     ];
 
     /// <summary>The runtime settings of the gateway's runtimeconfig.json, less the ones every app has.</summary>
@@ -236,7 +244,7 @@ internal static class ProxyBenchmark
         Context cx, Target target, BenchCaseKey bench, int connections, Func<int, Task<(WrkResult?, TtftResult?)>> load, CancellationToken ct)
     {
         if (cx.Options.WarmupSeconds > 0) await load(cx.Options.WarmupSeconds);
-        long? before = target.IsGateway ? await cx.Admin.SettledBalanceMicrosAsync(ct) : null;
+        long? before = target.IsGateway ? await cx.Admin.SettledBalanceMicrosAsync(target.Account, ct) : null;
         var loadAverage = ProcStat.LoadAverage();
         var runtimeBefore = target.StatsPort is int port ? await StatsListener.ReadAsync(port, ct) : null;
         var redisBefore = target.IsGateway ? await RedisStats.ReadAsync(cx.Redis) : null;
@@ -252,7 +260,7 @@ internal static class ProxyBenchmark
         var (peak, average) = await rss.StopAsync();
         var redis = target.IsGateway ? (await RedisStats.ReadAsync(cx.Redis)).Minus(redisBefore!) : null;
         var runtime = target.StatsPort is int p ? (await StatsListener.ReadAsync(p, ct)).Minus(runtimeBefore!) : null;
-        long? charged = target.IsGateway ? before - await cx.Admin.SettledBalanceMicrosAsync(ct) : null;
+        long? charged = target.IsGateway ? before - await cx.Admin.SettledBalanceMicrosAsync(target.Account, ct) : null;
         // The load generator: wrk's own process, or this one for the paced-stream client.
         var generator = wrk?.WrkCpuSeconds ?? cpu[3];
         var mockCpu = target.Pid == cx.MockPid ? 0 : cpu[1];
@@ -268,7 +276,7 @@ internal static class ProxyBenchmark
     /// </summary>
     /// <returns>The cases an optional target failed, which the benchmark then skips.</returns>
     private static async Task<List<(Target Target, string Case, string Reason)>> SmokeTestAsync(
-        IEnumerable<Target> targets, List<BenchCase> cases, string key, string? caFile, CancellationToken ct)
+        IEnumerable<Target> targets, List<BenchCase> cases, BenchAccount main, string? caFile, CancellationToken ct)
     {
         var skipped = new List<(Target, string, string)>();
         using var client = new HttpClient(LoopbackHandler.Create(caFile));
@@ -276,7 +284,7 @@ internal static class ProxyBenchmark
         foreach (var target in targets)
             foreach (var (name, body, marker) in cases.Select(c => (c.Name, c.Body, c.Marker)).Append(streaming).DistinctBy(c => c.Item1))
             {
-                var status = await MeteringCheck.SendAsync(client, target.BaseUrl, key, target.Headers, body, marker, ct);
+                var status = await MeteringCheck.SendAsync(client, target.BaseUrl, (target.Account ?? main).Key, target.Headers, body, marker, ct);
                 if (status == HttpStatusCode.OK) continue;
                 var reason = $"it answered the request with {(status is null ? "an incomplete 200" : $"{(int)status} {status}")}";
                 if (!target.Optional) throw new InvalidOperationException($"{target.Name}: {name}: {reason}.");
@@ -288,6 +296,8 @@ internal static class ProxyBenchmark
     /// <summary>The short streaming request, which the paced-stream runs send too (also when the "stream" case is not run).</summary>
     private static (string Name, string Body, string Marker) BenchCaseKeyless(bool stream) =>
         ("stream", ChatRequest.Body(stream), ChatRequest.CompleteMarker(stream));
+
+    private static string KeyOf(Context cx, Target target) => (target.Account ?? cx.Admin.Main).Key;
 
     private static void Log(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 }

@@ -60,10 +60,12 @@ internal sealed record ProxyBenchmarkOptions
     public bool MockHttps { get; init; }
 
     /// <summary>
-    /// Set every kind of rate limit (RPM, TPM, RPD, in flight) on the benchmark's key and account, so high that none refuses:
-    /// each request then pays the full limit check and correction (issue 16: no extra round trip, RPS within 5 %).
+    /// <c>all</c> or <c>typical</c>: adds the target <c>gateway+rl</c>, the default gateway arm with the key of a second
+    /// account whose key and account have rate limits so high that none refuses (see GatewayAdmin), interleaved with the
+    /// others: each of its requests pays the limit check and correction (issue 16: no extra round trip, RPS within 5 %).
+    /// Null: no limits.
     /// </summary>
-    public bool RateLimits { get; init; }
+    public string? RateLimits { get; init; }
 
     /// <summary>Where the Markdown report is also written; null prints it only.</summary>
     public string? OutFile { get; init; }
@@ -72,7 +74,7 @@ internal sealed record ProxyBenchmarkOptions
         proxy [--duration S] [--warmup S] [--jit-warmup S] [--connections 1,32] [--large-connections N]
               [--cases small,stream,8k,64k,ttft] [--ttft-connections N] [--pace-ms MS]
               [--variant NAME:VAR=VALUE[,VAR=VALUE…]]… [--threads N] [--wrk-cpus LIST]
-              [--portkey DIR] [--check-requests N] [--no-gzip] [--mock-https] [--rate-limits] [--out FILE]
+              [--portkey DIR] [--check-requests N] [--no-gzip] [--mock-https] [--rate-limits all|typical] [--out FILE]
         """;
 
     public static ProxyBenchmarkOptions Parse(string[] args)
@@ -99,7 +101,7 @@ internal sealed record ProxyBenchmarkOptions
                 "--check-requests" => o with { CheckRequests = Int() },
                 "--no-gzip" => o with { MockGzip = false },
                 "--mock-https" => o with { MockHttps = true },
-                "--rate-limits" => o with { RateLimits = true },
+                "--rate-limits" => o with { RateLimits = Value() is var mode && mode is "all" or "typical" ? mode : throw new ArgumentException($"--rate-limits: all or typical.\n{Usage}") },
                 "--out" => o with { OutFile = Path.GetFullPath(Value()) },
                 _ => throw new ArgumentException($"Unknown option {args[i]}.\n{Usage}"),
             };

@@ -3,6 +3,8 @@ namespace TokenGateway.Benchmarks.Proxy;
 /// <summary>
 /// Something the load is pointed at: its origin, the extra headers it needs, the process whose CPU and memory are its
 /// own, and its stats port (none for the node peer). A failure of an optional target (the peer gateway) skips it for
-/// that case instead of stopping the benchmark.
+/// that case instead of stopping the benchmark. A gateway target sends the key of its <paramref name="Account"/> (the
+/// benchmark's funded account when null): the rate-limited target is the default gateway arm with another account's key.
 /// </summary>
-internal sealed record Target(string Name, string BaseUrl, string[] Headers, int Pid, int? StatsPort, bool IsGateway, string Settings, bool Optional = false);
+internal sealed record Target(
+    string Name, string BaseUrl, string[] Headers, int Pid, int? StatsPort, bool IsGateway, string Settings, bool Optional = false, BenchAccount? Account = null);

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Redis-side cost of the hot path's two scripts, without the gateway: N reserve+settle pairs of one account (the proxy
+# benchmark's request: gpt-4o-mini, 40 + 12 tokens) sent by redis-cli to a redis-server of its own on a free loopback
+# port, then redis-server's CPU per pair (/proc utime+stime), EVALSHA's time per call and the commands per pair
+# (INFO commandstats). The scripts are taken from a git revision (default: the working tree), so two revisions compare
+# in one sitting:   scripts/bench-lua.sh [-n 2000] [-l all|typical] [REV ...]
+# -l sets rate limits like the proxy benchmark's --rate-limits. Interleave revisions and repeat: a shared 2-core machine
+# moves these figures by ±20 % between runs. Measured reasons for the scripts' shape are in docs/benchmarks/proxy.md.
+set -euo pipefail
+n=2000 limits=""
+while getopts "n:l:" o; do case $o in n) n=$OPTARG;; l) limits=$OPTARG;; *) exit 2;; esac; done
+shift $((OPTIND - 1))
+revs=("${@:-WORKTREE}")
+root=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
+work=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --pidfile "$work/redis.pid" --dir "$work" >/dev/null
+trap 'kill "$(cat "$work/redis.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+rpid=$(cat "$work/redis.pid")
+cli() { redis-cli -p "$port" "$@"; }
+script() { # revision, name: ratelimit.lua + prelude.lua + the script, as BillingScripts.Load joins them
+  for f in ratelimit prelude "$2"; do
+    if [ "$1" = WORKTREE ]; then cat "$root/src/TokenGateway/Billing/Scripts/$f.lua"; else git -C "$root" show "$1:src/TokenGateway/Billing/Scripts/$f.lua"; fi
+    echo
+  done
+}
+cpu() { awk '{print $14 + $15}' "/proc/$rpid/stat"; }
+json='{"rpm":1000000000,"tpm":1000000000000,"rpd":1000000000,"max_in_flight":100000,"models":{"gpt-4o-mini":{"rpm":1000000000,"tpm":1000000000000}}}'
+for rev in "${revs[@]}"; do
+  cli flushall >/dev/null
+  reserve=$(cli SCRIPT LOAD "$(script "$rev" reserve)")
+  settle=$(cli SCRIPT LOAD "$(script "$rev" settle)")
+  a='{acct:b}'
+  cli HSET "$a" balance 100000000000 >/dev/null
+  cli HSET "$a:grants" g1 100000000000 >/dev/null
+  cli ZADD "$a:grant_order" 4102444800000 g1 >/dev/null
+  cli HSET "$a:key:k1" sha s1 status active project default >/dev/null
+  case $limits in
+    all) cli HSET "$a" rl:k:k1 "$json" rl:a "$json" >/dev/null ;;
+    typical) cli HSET "$a" rl:k:k1 '{"rpm":1000000000,"tpm":1000000000000}' rl:a '{"tpm":1000000000000}' >/dev/null ;;
+  esac
+  keys="$a $a:holds $a:hold_exp $a:grant_order $a:grants $a:ledger $a:outbox $a:outbox_due"
+  now=1795400000000
+  for i in $(seq 1 "$n"); do
+    t=$((now + i * 10))
+    echo "EVALSHA $reserve 9 $keys $a:key:k1 s1 $t req$i gpt-4o-mini 202611 k1 6 600000 64 1 1 16 0 900000 1000000 60"
+    echo "EVALSHA $settle 13 $keys $a:settled:req$i $a:usage:20261123 $a:key:k1 $a:usage_h:2026112305 $a:usage_m:202611230530 req$i $t 14 202611 k1 gpt-4o-mini 31536000000 31536000000 86400000 1800000 3024000000 172800000 5000000 52 3 input_tokens 40 output_tokens 12 service_tier default input_tokens 40 cached_tokens 0 output_tokens 12 li:input 6000000 li:output 7200000"
+  done > "$work/commands"
+  cli config resetstat >/dev/null
+  before=$(cpu)
+  cli < "$work/commands" > "$work/replies"
+  after=$(cpu)
+  errors=$(grep -c ERR "$work/replies" || true)
+  stats=$(cli info commandstats | tr -d '\r')
+  evalsha=$(echo "$stats" | sed -n 's/^cmdstat_evalsha:.*usec_per_call=\([0-9.]*\).*/\1/p')
+  commands=$(echo "$stats" | sed -n 's/^cmdstat_\([a-z]*\):calls=\([0-9]*\),.*/\1 \2/p' | awk -v n="$n" '$1 != "config" && $1 != "info" {s += $2} END {printf "%.1f", s / n}')
+  echo "$rev: redis CPU $(( (after - before) * 10000 / n )) µs per reserve+settle, EVALSHA ${evalsha} µs per call, ${commands} commands per pair, limits ${limits:-none}, errors $errors"
+done

@@ -41,7 +41,9 @@ internal static class BilledDimensions
         var values = Values(u);
         for (var i = 0; i < values.Length; i++)
         {
-            if (values[i] == 0 && i >= 3) continue;
+            // NOTE: a zero is left out (the reports read an absent cell as 0), input and output tokens excepted: each cell
+            // is an HINCRBY in each of three usage hashes on every settle (cached tokens 0 were three of them).
+            if (values[i] == 0 && Metrics[i] is not ("input" or "output")) continue;
             yield return Metrics[i];
             yield return values[i];
         }

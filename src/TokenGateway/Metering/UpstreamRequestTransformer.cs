@@ -18,6 +18,9 @@ internal sealed class UpstreamRequestTransformer(UpstreamOptions upstream) : Htt
         // authority as Host (and as TLS SNI); the client's (the gateway's address) would be refused by a CDN edge.
         proxyRequest.Headers.Host = null;
         RemoveHopHeaders(httpContext.Request.Headers, proxyRequest);
+        // NOTE: the gateway reads every answer, so it asks for none compressed (the client's Accept-Encoding was for
+        // the hop to the gateway); an answer that still comes compressed is decoded by UpstreamContentDecoder.
+        proxyRequest.Headers.Remove("Accept-Encoding");
         proxyRequest.Headers.Remove("api-key");
         proxyRequest.Headers.Remove("x-api-key");
         proxyRequest.Headers.Authorization = string.IsNullOrEmpty(upstream.ApiKey) ? null : new("Bearer", upstream.ApiKey);

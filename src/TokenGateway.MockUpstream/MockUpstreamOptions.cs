@@ -68,4 +68,7 @@ public sealed class MockUpstreamOptions
 
     /// <summary>Compress the response with gzip when the request accepts it.</summary>
     public bool GzipWhenAccepted { get; set; } = true;
+
+    /// <summary>Compress every JSON answer with gzip, asked or not: an upstream that ignores Accept-Encoding.</summary>
+    public bool GzipAlways { get; set; }
 }

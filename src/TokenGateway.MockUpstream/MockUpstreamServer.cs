@@ -431,7 +431,7 @@ public sealed class MockUpstreamServer : IAsyncDisposable
             var bytes = JsonSerializer.SerializeToUtf8Bytes(body);
             context.Response.ContentType = "application/json";
             Stream output = context.Response.Body;
-            if (o.GzipWhenAccepted && context.Request.Headers.AcceptEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase))
+            if (o.GzipAlways || (o.GzipWhenAccepted && context.Request.Headers.AcceptEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase)))
             {
                 context.Response.Headers.ContentEncoding = "gzip";
                 await using var gzip = new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true);

@@ -32,14 +32,22 @@ internal sealed class KeyStore(RedisConnector redis, TimeProvider clock, IOption
     private const int MaxCachedKeys = 100_000;
     private readonly ConcurrentDictionary<string, KeyRef> _bySecretHash = new(StringComparer.Ordinal);
 
-    /// <summary>The key a request presents (a <c>tg-</c> secret in one of the key headers), with its secret's hash; null when none matches.</summary>
-    public async Task<(KeyRef Key, string SecretHash)?> FindForRequestAsync(HttpRequest request)
+    /// <summary>
+    /// The key a request presents (a <c>tg-</c> secret in one of the key headers), with its secret's hash; null when none
+    /// matches. A key already seen is found without allocating (issue 14: the hot path runs this on every request).
+    /// </summary>
+    public ValueTask<(KeyRef Key, string SecretHash)?> FindForRequestAsync(HttpRequest request)
     {
-        var secret = GatewayKeySecret.FromRequest(request);
-        if (secret is null || !secret.StartsWith(GatewayKeySecret.Prefix, StringComparison.Ordinal)) return null;
-        var sha = GatewayKeySecret.Hash(secret);
-        return await FindAsync(sha) is KeyRef key ? (key, sha) : null;
+        var secret = GatewayKeySecret.Presented(request);
+        if (!secret.StartsWith(GatewayKeySecret.Prefix, StringComparison.Ordinal)) return ValueTask.FromResult<(KeyRef, string)?>(null);
+        Span<char> hex = stackalloc char[GatewayKeySecret.HashLength];
+        // NOTE: looked up by the hash in a stack buffer; a hit returns the cached key and the hash string it is stored under.
+        if (GatewayKeySecret.TryHash(secret, hex) && _bySecretHash.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(hex, out var sha, out var cached))
+            return ValueTask.FromResult<(KeyRef, string)?>((cached, sha));
+        return FindUncachedAsync(GatewayKeySecret.Hash(secret.ToString()));
     }
+
+    private async ValueTask<(KeyRef Key, string SecretHash)?> FindUncachedAsync(string sha) => await FindAsync(sha) is KeyRef key ? (key, sha) : null;
 
     public async Task<KeyRef?> FindAsync(string secretHash)
     {

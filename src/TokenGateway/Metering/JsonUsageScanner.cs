@@ -66,7 +66,8 @@ internal sealed class JsonUsageScanner
             Failed = true;
             return;
         }
-        var rest = data[consumed..].ToArray();
+        // NOTE: most chunks end on a token boundary, and then nothing is kept (or copied).
+        var rest = data.Length == consumed ? Array.Empty<byte>() : data[consumed..].ToArray();
         _pending.ResetWrittenCount();
         _pending.Write(rest);
     }

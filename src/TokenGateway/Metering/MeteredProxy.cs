@@ -58,7 +58,11 @@ internal sealed partial class MeteredProxy(
             return;
         }
         telemetry.Model = admitted.Match.Label;
-        var requestId = "req_" + Guid.NewGuid().ToString("N");
+        var requestId = string.Create(36, Guid.NewGuid(), static (chars, id) =>
+        {
+            "req_".CopyTo(chars);
+            id.TryFormat(chars[4..], out _, "N");
+        });
         (var reservation, refusal) = await ReserveAsync(admitted, requestId, telemetry);
         if (reservation is null)
         {

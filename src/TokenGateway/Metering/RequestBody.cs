@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace TokenGateway.Metering;
@@ -13,16 +14,11 @@ internal static class RequestBody
         var request = context.Request;
         if (request.ContentLength > limit) return (null, BodyStatus.TooLarge);
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = limit + 1;
-        using var buffer = new MemoryStream(request.ContentLength is long n ? (int)n : 16 * 1024);
-        var chunk = new byte[16 * 1024];
         try
         {
-            int read;
-            while ((read = await request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
-            {
-                if (buffer.Length + read > limit) return (null, BodyStatus.TooLarge);
-                buffer.Write(chunk, 0, read);
-            }
+            return request.ContentLength is long length
+                ? await ReadDeclaredAsync(request.Body, (int)length, context.RequestAborted)
+                : await ReadChunkedAsync(request.Body, limit, context.RequestAborted);
         }
         catch (BadHttpRequestException e)
         {
@@ -33,7 +29,42 @@ internal static class RequestBody
         {
             return (null, BodyStatus.ClientGone);
         }
-        return (buffer.ToArray(), BodyStatus.Read);
+    }
+
+    /// <summary>
+    /// A body of declared length (nearly every client's), read straight into its array: no buffer and no copy, which
+    /// were the largest allocations of a small request (issue 14). Kestrel ends the body at the declared length.
+    /// </summary>
+    private static async Task<(byte[]?, BodyStatus)> ReadDeclaredAsync(Stream body, int length, CancellationToken cancellationToken)
+    {
+        var bytes = length == 0 ? [] : new byte[length];
+        for (var read = 0; read < length; )
+        {
+            var n = await body.ReadAsync(bytes.AsMemory(read), cancellationToken);
+            if (n == 0) return (null, BodyStatus.Malformed);
+            read += n;
+        }
+        return (bytes, BodyStatus.Read);
+    }
+
+    private static async Task<(byte[]?, BodyStatus)> ReadChunkedAsync(Stream body, long limit, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream(16 * 1024);
+        var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            int read;
+            while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                if (buffer.Length + read > limit) return (null, BodyStatus.TooLarge);
+                buffer.Write(chunk, 0, read);
+            }
+            return (buffer.ToArray(), BodyStatus.Read);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
     }
 
     public static bool IsJson(string? contentType) =>

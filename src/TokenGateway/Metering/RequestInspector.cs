@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
 
@@ -17,6 +18,9 @@ internal static class RequestInspector
     public static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = MaxDepth };
 
     private static readonly string[] MeteredFields = ["model", "stream", "stream_options", "max_tokens", "max_completion_tokens", "max_output_tokens", "n", "best_of", "service_tier", "max_tool_calls", "tools"];
+
+    // NOTE: property names are matched as UTF-8, so the fields the gateway does not meter (messages, temperature, …) cost no string.
+    private static readonly byte[][] MeteredFieldsUtf8 = [.. MeteredFields.Select(Encoding.UTF8.GetBytes)];
 
     /// <summary>Returns the request, or an error message (with the offending parameter) for a 400.</summary>
     public static (InspectedRequest? Request, string? Error, string? Param) Inspect(MeteredEndpoint endpoint, ReadOnlySpan<byte> body)
@@ -54,9 +58,14 @@ internal static class RequestInspector
         var f = new Fields { N = 1, BestOf = 1 };
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = reader.GetString()!;
+            var field = FieldOf(ref reader);
             reader.Read();
-            if (ReadField(ref reader, name, ref f) is { } error) return (null, error, name);
+            if (field < 0)
+            {
+                reader.Skip();
+                continue;
+            }
+            if (ReadField(ref reader, field, ref f) is { } error) return (null, error, MeteredFields[field]);
         }
         if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
             return (null, "The request body must be a single JSON object.", null);
@@ -67,17 +76,22 @@ internal static class RequestInspector
         return (new InspectedRequest(endpoint, f.Model, f.Stream, f.MaxOutput, Math.Max(f.N, f.BestOf), f.IncludeUsage, f.ServiceTier, f.MaxToolCalls, f.PricedTools), null, null);
     }
 
-    /// <summary>Reads one top-level value (the reader is on it); returns the error message when it is refused.</summary>
-    private static string? ReadField(ref Utf8JsonReader reader, string name, ref Fields f)
+    /// <summary>The index in <see cref="MeteredFields"/> of the property name the reader is on, or -1.</summary>
+    private static int FieldOf(ref Utf8JsonReader reader)
     {
-        var field = Array.IndexOf(MeteredFields, name);
-        if (field >= 0)
-        {
-            // NOTE: parsers disagree on which duplicate wins; the hold must be for what the upstream will do.
-            if ((f.Seen & (1 << field)) != 0) return $"'{name}' is given more than once.";
-            f.Seen |= 1 << field;
-        }
-        if (field >= 0 && reader.TokenType == JsonTokenType.Null && name != "model") return null;
+        for (var i = 0; i < MeteredFieldsUtf8.Length; i++)
+            if (reader.ValueTextEquals(MeteredFieldsUtf8[i])) return i;
+        return -1;
+    }
+
+    /// <summary>Reads the value of a metered top-level field (the reader is on it); returns the error message when it is refused.</summary>
+    private static string? ReadField(ref Utf8JsonReader reader, int field, ref Fields f)
+    {
+        var name = MeteredFields[field];
+        // NOTE: parsers disagree on which duplicate wins; the hold must be for what the upstream will do.
+        if ((f.Seen & (1 << field)) != 0) return $"'{name}' is given more than once.";
+        f.Seen |= 1 << field;
+        if (reader.TokenType == JsonTokenType.Null && name != "model") return null;
         switch (name)
         {
             case "model":

@@ -11,6 +11,8 @@ namespace TokenGateway.Metering;
 internal sealed class SseMeteringStream(Stream inner, StreamEventReader reader, bool dropUsageOnlyChunk) : MeteringStream(inner)
 {
     private readonly ArrayBufferWriter<byte> _pending = new(1024);
+    // NOTE: reused by every write (writes are sequential): a stream is a few dozen writes.
+    private readonly List<(int Start, int End)> _dropped = [];
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -43,7 +45,8 @@ internal sealed class SseMeteringStream(Stream inner, StreamEventReader reader, 
     /// <summary>Finds the complete events of <paramref name="data"/>, reads each, and lists the ones to drop.</summary>
     private (int ForwardUntil, int Consumed, List<(int Start, int End)> Dropped) Split(ReadOnlySpan<byte> data)
     {
-        var dropped = new List<(int, int)>();
+        var dropped = _dropped;
+        dropped.Clear();
         var start = 0;
         while (EventEnd(data, start) is int end)
         {

@@ -43,40 +43,63 @@ internal sealed class StreamEventReader(MeteredEndpoint endpoint)
         }
     }
 
+    /// <summary>The property names a Chat/Completions chunk is read for; <see cref="Text"/>: content, text, refusal, arguments.</summary>
+    private enum Property { Other, Usage, Choices, Text }
+
     /// <summary>Chat/Completions chunk: collects <c>choices[].delta.{content,refusal,tool_calls[].function.arguments}</c> and <c>choices[].text</c>.</summary>
     private bool ReadChoicesChunk(ReadOnlySpan<byte> data)
     {
         var reader = new Utf8JsonReader(data);
         bool inChoices = false, emptyChoices = false, hasUsage = false;
-        var property = "";
+        var property = Property.Other;
         while (reader.Read())
         {
             switch (reader.TokenType)
             {
                 case JsonTokenType.PropertyName:
-                    property = reader.GetString()!;
-                    if (reader.CurrentDepth == 1 && property == "usage")
+                    property = PropertyOf(ref reader);
+                    if (reader.CurrentDepth == 1 && property == Property.Usage)
                     {
                         reader.Read();
                         hasUsage = reader.TokenType == JsonTokenType.StartObject;
                         reader.Skip();
                     }
                     break;
-                case JsonTokenType.StartArray when reader.CurrentDepth == 1 && property == "choices":
+                case JsonTokenType.StartArray when reader.CurrentDepth == 1 && property == Property.Choices:
                     inChoices = true;
                     emptyChoices = reader.Read() && reader.TokenType == JsonTokenType.EndArray;
                     if (emptyChoices) inChoices = false;
-                    else if (reader.TokenType == JsonTokenType.String) _output.Append(reader.GetString());
+                    else if (reader.TokenType == JsonTokenType.String) AppendOutput(ref reader);
                     break;
                 case JsonTokenType.EndArray when reader.CurrentDepth == 1:
                     inChoices = false;
                     break;
-                case JsonTokenType.String when inChoices && property is "content" or "text" or "refusal" or "arguments":
-                    _output.Append(reader.GetString());
+                case JsonTokenType.String when inChoices && property == Property.Text:
+                    AppendOutput(ref reader);
                     break;
             }
         }
         return emptyChoices && hasUsage;
+    }
+
+    // NOTE: names compared as UTF-8 and deltas decoded on the stack: a chunk's dozen property names and its text cost no
+    // strings (issue 14: a stream is a few dozen chunks).
+    private static Property PropertyOf(ref Utf8JsonReader reader) =>
+        reader.ValueTextEquals("usage"u8) ? Property.Usage
+        : reader.ValueTextEquals("choices"u8) ? Property.Choices
+        : reader.ValueTextEquals("content"u8) || reader.ValueTextEquals("text"u8) || reader.ValueTextEquals("refusal"u8) || reader.ValueTextEquals("arguments"u8) ? Property.Text
+        : Property.Other;
+
+    /// <summary>Appends the string the reader is on (an unescaped string has no more UTF-16 chars than UTF-8 bytes).</summary>
+    private void AppendOutput(ref Utf8JsonReader reader)
+    {
+        if (reader.ValueSpan.Length > 256)
+        {
+            _output.Append(reader.GetString());
+            return;
+        }
+        Span<char> chars = stackalloc char[256];
+        _output.Append(chars[..reader.CopyString(chars)]);
     }
 
     /// <summary>Responses event: collects the <c>delta</c> of every <c>*.delta</c> event.</summary>

@@ -25,18 +25,18 @@ internal sealed class UpstreamForwarder : IDisposable
         if (prefix.EndsWith("/v1", StringComparison.OrdinalIgnoreCase)) prefix = prefix[..^3];
         DestinationPrefix = prefix;
         if (!string.IsNullOrEmpty(upstream.CaCertificateFile)) _trust = new UpstreamCertificateTrust(UpstreamCertificateTrust.Load(upstream.CaCertificateFile));
-        _client = new HttpMessageInvoker(new SocketsHttpHandler
+        _client = new HttpMessageInvoker(new UpstreamContentDecoder(new SocketsHttpHandler
         {
             UseProxy = false,
             AllowAutoRedirect = false,
             UseCookies = false,
-            // NOTE: compressed upstream bodies are inflated here, so the usage scanner always sees JSON/SSE.
-            AutomaticDecompression = DecompressionMethods.All,
+            // NOTE: no Accept-Encoding to the upstream (see UpstreamContentDecoder, which decodes a body compressed anyway).
+            AutomaticDecompression = DecompressionMethods.None,
             EnableMultipleHttp2Connections = true,
             ConnectTimeout = TimeSpan.FromSeconds(15),
             ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
             SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = _trust is null ? null : _trust.Validate },
-        });
+        }));
         _config = new ForwarderRequestConfig { ActivityTimeout = TimeSpan.FromSeconds(upstream.TimeoutSeconds) };
         _transformer = new UpstreamRequestTransformer(upstream);
     }

@@ -9,6 +9,9 @@ namespace TokenGateway.Metering;
 /// </summary>
 internal sealed class UpstreamRequestTransformer(UpstreamOptions upstream) : HttpTransformer
 {
+    // NOTE: the header's text once, not a parsed value per request (sent as is, like any header of the client's).
+    private readonly string? _authorization = string.IsNullOrEmpty(upstream.ApiKey) ? null : "Bearer " + upstream.ApiKey;
+
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         // NOTE: the base copies every request header but a fixed hop-by-hop list (Connection, Keep-Alive, TE but
@@ -18,11 +21,25 @@ internal sealed class UpstreamRequestTransformer(UpstreamOptions upstream) : Htt
         // authority as Host (and as TLS SNI); the client's (the gateway's address) would be refused by a CDN edge.
         proxyRequest.Headers.Host = null;
         RemoveHopHeaders(httpContext.Request.Headers, proxyRequest);
+        // NOTE: the gateway reads every answer, so it asks for none compressed (the client's Accept-Encoding was for
+        // the hop to the gateway); an answer that still comes compressed is decoded by UpstreamContentDecoder.
+        proxyRequest.Headers.Remove("Accept-Encoding");
         proxyRequest.Headers.Remove("api-key");
         proxyRequest.Headers.Remove("x-api-key");
-        proxyRequest.Headers.Authorization = string.IsNullOrEmpty(upstream.ApiKey) ? null : new("Bearer", upstream.ApiKey);
+        proxyRequest.Headers.Authorization = null;
+        if (_authorization is not null) proxyRequest.Headers.TryAddWithoutValidation("Authorization", _authorization);
         Replace(proxyRequest, "OpenAI-Organization", upstream.Organization);
         Replace(proxyRequest, "OpenAI-Project", upstream.Project);
+    }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        var copyBody = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        // NOTE: the body goes to the client without its length (chunked on HTTP/1.1), so its end reaches the client when
+        // the handler returns, after the settle: a client that reads its balance right after an answer sees the answer
+        // charged. An inflated body had no length anyway; one that comes uncompressed (issue 14) must not end sooner.
+        httpContext.Response.ContentLength = null;
+        return copyBody;
     }
 
     private static void RemoveHopHeaders(IHeaderDictionary client, HttpRequestMessage proxyRequest)

@@ -95,25 +95,51 @@ public sealed class MeteredProxyTests(RedisServer redis) : IClassFixture<RedisSe
     }
 
     [Fact]
-    public async Task GzipUpstream_IsDecodedForMetering_AndClientGetsJson()
+    public async Task ClientAcceptingGzip_UpstreamIsNotAskedToCompress_AndClientGetsMeteredJson()
     {
         var account = NewAccount();
         var key = await _gw.FundedKeyAsync(account, 10m);
         using var client = new HttpClient(new HttpClientHandler { AutomaticDecompression = DecompressionMethods.None }) { BaseAddress = new Uri(_gw.BaseUrl) };
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+
+        using var r = await client.SendAsync(ChatAcceptingGzip(key));
+
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        // The mock gzips whenever it is asked to: it was not, so the gateway read and relayed the plain body.
+        Assert.False(_gw.Upstream.Requests.Last().Headers.ContainsKey("Accept-Encoding"));
+        Assert.Empty(r.Content.Headers.ContentEncoding);
+        var json = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
+        Assert.Equal(567, json.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.Equal(10_000_000 - 451, await _gw.BalanceMicrosAsync(account));
+    }
+
+    [Fact]
+    public async Task UpstreamCompressingUnasked_IsDecodedForMetering_AndClientGetsJson()
+    {
+        var account = NewAccount();
+        var key = await _gw.FundedKeyAsync(account, 10m);
+        _gw.Upstream.Options.GzipAlways = true;
+        using var client = new HttpClient(new HttpClientHandler { AutomaticDecompression = DecompressionMethods.None }) { BaseAddress = new Uri(_gw.BaseUrl) };
+
+        using var r = await client.SendAsync(ChatAcceptingGzip(key));
+
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        Assert.False(_gw.Upstream.Requests.Last().Headers.ContainsKey("Accept-Encoding"));
+        // Decoded by the gateway: no Content-Encoding left, and the body parses as JSON as it is.
+        Assert.Empty(r.Content.Headers.ContentEncoding);
+        var json = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
+        Assert.Equal(567, json.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.Equal(10_000_000 - 451, await _gw.BalanceMicrosAsync(account));
+    }
+
+    private static HttpRequestMessage ChatAcceptingGzip(string key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
             Content = JsonContent.Create(new { model = "gpt-4o-mini", messages = new[] { new { role = "user", content = "hi" } } }),
         };
         request.Headers.Authorization = new("Bearer", key);
         request.Headers.AcceptEncoding.ParseAdd("gzip");
-
-        var r = await client.SendAsync(request);
-
-        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
-        Assert.Equal("gzip", _gw.Upstream.Requests.Last().Headers["Accept-Encoding"].Split(',')[0].Trim());
-        var json = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
-        Assert.Equal(567, json.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
-        Assert.Equal(10_000_000 - 451, await _gw.BalanceMicrosAsync(account));
+        return request;
     }
 
     [Fact]

@@ -16,12 +16,14 @@ internal readonly record struct AddGrantScript(
     string GrantId, long AmountMicros, string Source, DateTimeOffset Now, DateTimeOffset ExpiresAt, TimeSpan IdempotencyTtl, string Fingerprint,
     TimeSpan LedgerRetention)
 {
-    public static readonly string Text = BillingScripts.Load("add_grant");
+    public static readonly BillingScript Script = new("add_grant");
+
+    public static string Text => Script.Text;
 
     public async Task<GrantResult> RunAsync(IDatabase db)
     {
         var keys = new AccountKeys(AccountId);
-        return Decode(await db.ScriptEvaluateAsync(Text, keys.ScriptKeys(keys.Idempotency(IdempotencyKey ?? GrantId)),
+        return Decode(await Script.EvaluateAsync(db, keys.ScriptKeys(keys.Idempotency(IdempotencyKey ?? GrantId)),
         [
             GrantId, AmountMicros, Source, Now.ToUnixTimeMilliseconds(), ExpiresAt.ToUnixTimeMilliseconds(),
             (long)IdempotencyTtl.TotalMilliseconds, Fingerprint, (long)LedgerRetention.TotalMilliseconds,

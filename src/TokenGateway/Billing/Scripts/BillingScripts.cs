@@ -4,9 +4,9 @@ using StackExchange.Redis;
 namespace TokenGateway.Billing.Scripts;
 
 /// <summary>
-/// The Lua scripts of this folder, each run through its own type (<c>ReserveScript</c> for reserve.lua, …) with
-/// <c>ScriptEvaluateAsync</c> and the script's text: the client sends EVALSHA once a server has the script, and
-/// loads it again after a NOSCRIPT (a restart, a new cluster node, SCRIPT FLUSH).
+/// The Lua scripts of this folder, each run through its own type (<c>ReserveScript</c> for reserve.lua, …) and its
+/// <see cref="BillingScript"/>: EVALSHA by the SHA-1 computed once, the text again after a NOSCRIPT (a restart, a new
+/// cluster node, SCRIPT FLUSH).
 /// </summary>
 internal static class BillingScripts
 {
@@ -42,5 +42,33 @@ internal static class BillingScripts
             ?? throw new InvalidOperationException($"Embedded script {name}.lua is missing.");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();
+    }
+}
+
+/// <summary>
+/// One script of this folder, run by its SHA-1 (EVALSHA). StackExchange.Redis's <c>ScriptEvaluateAsync(string)</c> finds a
+/// script's SHA-1 by its text in a dictionary, which hashes the whole text (~33 KB with ratelimit.lua and prelude.lua) on
+/// every call: 16–20 % of the gateway's CPU in the profile of docs/benchmarks/proxy.md, two calls a request. The SHA-1 is
+/// computed once here; a server that does not have the script (restarted, a new cluster node, SCRIPT FLUSH) answers
+/// NOSCRIPT, and the call is then made with the text, which loads it.
+/// </summary>
+internal sealed class BillingScript(string name)
+{
+    public string Text { get; } = BillingScripts.Load(name);
+
+    // NOTE: computed on first use (a field initializer cannot read Text); two threads computing it at once get the same bytes.
+    private byte[] Hash => _hash ??= System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(Text));
+    private byte[]? _hash;
+
+    public async Task<RedisResult> EvaluateAsync(IDatabaseAsync db, RedisKey[] keys, RedisValue[] args)
+    {
+        try
+        {
+            return await db.ScriptEvaluateAsync(Hash, keys, args);
+        }
+        catch (RedisServerException e) when (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        {
+            return await db.ScriptEvaluateAsync(Text, keys, args);
+        }
     }
 }

@@ -10,11 +10,13 @@ namespace TokenGateway.Billing.Scripts;
 /// </summary>
 internal readonly record struct ClaimEventScript(EventRef Event, DateTimeOffset Now, TimeSpan Lease)
 {
-    public static readonly string Text = BillingScripts.Load("claim_event");
+    public static readonly BillingScript Script = new("claim_event");
+
+    public static string Text => Script.Text;
 
     /// <returns>Null when the event is gone (delivered); without <see cref="ClaimedEvent.Json"/> when it is not due yet.</returns>
     public async Task<ClaimedEvent?> RunAsync(IDatabase db) =>
-        Decode(Event, await db.ScriptEvaluateAsync(Text, new AccountKeys(Event.AccountId).ScriptKeys(),
+        Decode(Event, await Script.EvaluateAsync(db, new AccountKeys(Event.AccountId).ScriptKeys(),
             [Now.ToUnixTimeMilliseconds(), Event.EventId, (long)Lease.TotalMilliseconds]));
 
     /// <summary>{} gone | {0, due ms} not due yet | {event json, attempt number}.</summary>

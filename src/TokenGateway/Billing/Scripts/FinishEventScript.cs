@@ -12,11 +12,13 @@ namespace TokenGateway.Billing.Scripts;
 internal readonly record struct FinishEventScript(
     EventRef Event, DateTimeOffset Now, DeliveryOutcome Outcome, DateTimeOffset RetryAt, TimeSpan GrantLifetime, string Reason, TimeSpan LedgerRetention)
 {
-    public static readonly string Text = BillingScripts.Load("finish_event");
+    public static readonly BillingScript Script = new("finish_event");
+
+    public static string Text => Script.Text;
 
     /// <returns>The ids of the events the outcome raised (the result of an auto-recharge).</returns>
     public async Task<IReadOnlyList<string>> RunAsync(IDatabase db) =>
-        BillingScripts.Strings(await db.ScriptEvaluateAsync(Text, Keys(Event.AccountId),
+        BillingScripts.Strings(await Script.EvaluateAsync(db, Keys(Event.AccountId),
         [
             Now.ToUnixTimeMilliseconds(), Event.EventId, OutcomeName(Outcome), RetryAt.ToUnixTimeMilliseconds(),
             (long)GrantLifetime.TotalMilliseconds, Reason, (long)LedgerRetention.TotalMilliseconds,

@@ -17,7 +17,9 @@ internal readonly record struct HeartbeatScript(
     string AccountId, DateTimeOffset Now, TimeSpan Lease, IReadOnlyList<HeldConsumption> Holds,
     TimeSpan UsageRetention, TimeSpan GrantLifetime, long MinimumTopUpMicros)
 {
-    public static readonly string Text = BillingScripts.Load("heartbeat");
+    public static readonly BillingScript Script = new("heartbeat");
+
+    public static string Text => Script.Text;
 
     /// <summary>How many of the holds were still there and renewed.</summary>
     public async Task<int> RunAsync(IDatabase db)
@@ -28,7 +30,7 @@ internal readonly record struct HeartbeatScript(
             args.Add(hold.RequestId);
             args.Add(Record(hold));
         }
-        return (int)await db.ScriptEvaluateAsync(Text, new AccountKeys(AccountId).ScriptKeys(), [.. args]);
+        return (int)await Script.EvaluateAsync(db, new AccountKeys(AccountId).ScriptKeys(), [.. args]);
     }
 
     /// <summary>

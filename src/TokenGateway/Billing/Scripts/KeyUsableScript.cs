@@ -10,12 +10,14 @@ namespace TokenGateway.Billing.Scripts;
 /// </summary>
 internal readonly record struct KeyUsableScript(string AccountId, string KeyId, string SecretSha, DateTimeOffset Now)
 {
-    public static readonly string Text = BillingScripts.Load("key_usable");
+    public static readonly BillingScript Script = new("key_usable");
+
+    public static string Text => Script.Text;
 
     /// <summary>The script returns 1 (usable) or 0.</summary>
     public async Task<bool> RunAsync(IDatabase db)
     {
         var keys = new AccountKeys(AccountId);
-        return (int)await db.ScriptEvaluateAsync(Text, keys.ScriptKeys(keys.Key(KeyId)), [SecretSha, Now.ToUnixTimeMilliseconds()]) == 1;
+        return (int)await Script.EvaluateAsync(db, keys.ScriptKeys(keys.Key(KeyId)), [SecretSha, Now.ToUnixTimeMilliseconds()]) == 1;
     }
 }

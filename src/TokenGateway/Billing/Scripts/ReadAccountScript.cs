@@ -10,10 +10,12 @@ namespace TokenGateway.Billing.Scripts;
 /// </summary>
 internal readonly record struct ReadAccountScript(string AccountId, DateTimeOffset Now)
 {
-    public static readonly string Text = BillingScripts.Load("read_account");
+    public static readonly BillingScript Script = new("read_account");
+
+    public static string Text => Script.Text;
 
     public async Task<AccountSnapshot?> RunAsync(IDatabase db) =>
-        Decode(await db.ScriptEvaluateAsync(Text, new AccountKeys(AccountId).ScriptKeys(), [Now.ToUnixTimeMilliseconds()]));
+        Decode(await Script.EvaluateAsync(db, new AccountKeys(AccountId).ScriptKeys(), [Now.ToUnixTimeMilliseconds()]));
 
     /// <summary>{account hash as a flat list, grants hash as a flat list} | {} when the account does not exist.</summary>
     private AccountSnapshot? Decode(RedisResult reply)

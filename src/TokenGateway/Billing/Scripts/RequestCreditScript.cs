@@ -10,13 +10,15 @@ namespace TokenGateway.Billing.Scripts;
 /// </summary>
 internal readonly record struct RequestCreditScript(string AccountId, string RequestId, long AmountMicros, DateTimeOffset Now, string RequestedBy)
 {
-    public static readonly string Text = BillingScripts.Load("request_credit");
+    public static readonly BillingScript Script = new("request_credit");
+
+    public static string Text => Script.Text;
 
     /// <returns>Null when the account does not exist; else the events raised (to deliver at once).</returns>
     public async Task<IReadOnlyList<string>?> RunAsync(IDatabase db)
     {
         var keys = new AccountKeys(AccountId);
-        var r = (RedisResult[])(await db.ScriptEvaluateAsync(Text, keys.ScriptKeys(keys.CreditRequests),
+        var r = (RedisResult[])(await Script.EvaluateAsync(db, keys.ScriptKeys(keys.CreditRequests),
             [RequestId, AmountMicros, Now.ToUnixTimeMilliseconds(), RequestedBy]))!;
         return (int)r[0] == 0 ? null : [.. r.Skip(1).Select(e => (string)e!)];
     }

@@ -18,12 +18,14 @@ internal readonly record struct ReserveScript(
     long InputCostMicros, long OutputPicosPerToken, int MaxOutputTokens, int Choices, bool ExplicitOutputLimit,
     int MinimumOutputTokens, long OverdraftMicros, TimeSpan HoldTtl, double MaxHoldShare, long InputTokenEstimate = 0)
 {
-    public static readonly string Text = BillingScripts.Load("reserve");
+    public static readonly BillingScript Script = new("reserve");
+
+    public static string Text => Script.Text;
 
     public async Task<ReserveResult> RunAsync(IDatabase db)
     {
         var keys = new AccountKeys(AccountId);
-        return Decode(await db.ScriptEvaluateAsync(Text, keys.ScriptKeys(keys.Key(KeyId)),
+        return Decode(await Script.EvaluateAsync(db, keys.ScriptKeys(keys.Key(KeyId)),
         [
             KeySha, Now.ToUnixTimeMilliseconds(), RequestId, Model, BillingScripts.Month(Now), KeyId,
             InputCostMicros, OutputPicosPerToken, MaxOutputTokens, Choices, ExplicitOutputLimit ? 1 : 0,

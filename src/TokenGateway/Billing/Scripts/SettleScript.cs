@@ -24,7 +24,9 @@ internal readonly record struct SettleScript(
     string RequestId, DateTimeOffset Now, Charge Charge, string KeyId, string Model, TimeSpan GrantLifetime,
     TimeSpan LedgerRetention, TimeSpan UsageRetention, TimeSpan SettledMarkerLifetime, long MinimumTopUpMicros, TokenUsage Usage)
 {
-    public static readonly string Text = BillingScripts.Load("settle");
+    public static readonly BillingScript Script = new("settle");
+
+    public static string Text => Script.Text;
 
     public async Task<SettleResult> RunAsync(IDatabase db)
     {
@@ -42,7 +44,7 @@ internal readonly record struct SettleScript(
             MinimumTopUpMicros, Usage.Input + Usage.Output,
             ledger.Count / 2, .. ledger, .. BilledDimensions.Counters(Usage), .. BilledDimensions.LineItemCounters(Charge),
         ];
-        return Decode(await db.ScriptEvaluateAsync(Text, keys.ScriptKeys(keys.Settled(RequestId), keys.UsageDay(BillingScripts.Day(Now)), keys.Key(KeyId),
+        return Decode(await Script.EvaluateAsync(db, keys.ScriptKeys(keys.Settled(RequestId), keys.UsageDay(BillingScripts.Day(Now)), keys.Key(KeyId),
             keys.UsageHour(UsageReport.HourName(hour)), keys.UsageMinute(UsageReport.MinuteName(minute))), args));
     }
 

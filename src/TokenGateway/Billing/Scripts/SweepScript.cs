@@ -11,9 +11,11 @@ namespace TokenGateway.Billing.Scripts;
 /// </summary>
 internal readonly record struct SweepScript(string AccountId, DateTimeOffset Now, int MaxEvents, TimeSpan LedgerRetention)
 {
-    public static readonly string Text = BillingScripts.Load("sweep");
+    public static readonly BillingScript Script = new("sweep");
+
+    public static string Text => Script.Text;
 
     /// <summary>The ids of the due events; none when the account does not exist.</summary>
     public async Task<IReadOnlyList<string>> RunAsync(IDatabase db) =>
-        BillingScripts.Strings(await db.ScriptEvaluateAsync(Text, new AccountKeys(AccountId).ScriptKeys(), [Now.ToUnixTimeMilliseconds(), MaxEvents, (long)LedgerRetention.TotalMilliseconds]));
+        BillingScripts.Strings(await Script.EvaluateAsync(db, new AccountKeys(AccountId).ScriptKeys(), [Now.ToUnixTimeMilliseconds(), MaxEvents, (long)LedgerRetention.TotalMilliseconds]));
 }

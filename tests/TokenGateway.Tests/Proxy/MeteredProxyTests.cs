@@ -103,13 +103,8 @@ public sealed class MeteredProxyTests(RedisServer redis) : IClassFixture<RedisSe
 
         using var r = await client.SendAsync(ChatAcceptingGzip(key));
 
-        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
         // The mock gzips whenever it is asked to: it was not, so the gateway read and relayed the plain body.
-        Assert.False(_gw.Upstream.Requests.Last().Headers.ContainsKey("Accept-Encoding"));
-        Assert.Empty(r.Content.Headers.ContentEncoding);
-        var json = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
-        Assert.Equal(567, json.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
-        Assert.Equal(10_000_000 - 451, await _gw.BalanceMicrosAsync(account));
+        await AssertPlainJsonMeteredAsync(r, account);
     }
 
     [Fact]
@@ -122,9 +117,15 @@ public sealed class MeteredProxyTests(RedisServer redis) : IClassFixture<RedisSe
 
         using var r = await client.SendAsync(ChatAcceptingGzip(key));
 
+        // Decoded by the gateway: no Content-Encoding left, and the body parses as JSON as it is.
+        await AssertPlainJsonMeteredAsync(r, account);
+    }
+
+    /// <summary>A 200 whose upstream request asked for no compression, relayed as plain JSON and charged exactly.</summary>
+    private async Task AssertPlainJsonMeteredAsync(HttpResponseMessage r, string account)
+    {
         Assert.Equal(HttpStatusCode.OK, r.StatusCode);
         Assert.False(_gw.Upstream.Requests.Last().Headers.ContainsKey("Accept-Encoding"));
-        // Decoded by the gateway: no Content-Encoding left, and the body parses as JSON as it is.
         Assert.Empty(r.Content.Headers.ContentEncoding);
         var json = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
         Assert.Equal(567, json.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32());

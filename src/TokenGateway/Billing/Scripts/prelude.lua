@@ -73,7 +73,7 @@ end
 -- rate limits (ratelimit.lua's rl_finish: `used`, the tokens the request used when known, corrects its tokens per minute).
 -- Its value is amount|key id|project|rate-limit flag (hold_value); a hold placed before projects existed has no project
 -- part, one placed before the flag existed no flag (its rate-limit record is looked for, as it was then).
--- Returns the hold's amount and owner (key id|project), or 0 when there was no hold.
+-- Returns the hold's amount, key id and project ('' for a hold placed before projects), or 0 when there was no hold.
 local function hold_value(amount, key_id, project, limited)
   return amount .. '|' .. key_id .. '|' .. project .. (limited and '' or '|0')
 end
@@ -97,7 +97,7 @@ local function drop_hold(id, used, now)
   if project ~= '' then
     redis.call('HINCRBY', acct, 'pheld:' .. project, -amount)
   end
-  return amount, key_id .. '|' .. project
+  return amount, key_id, project
 end
 
 -- What is left of an expired grant leaves the balance, with a ledger entry. Applied whenever the
@@ -326,8 +326,7 @@ end
 -- The settled marker is written too: a settle that comes after all (from a replica cut off from Redis) charges and
 -- counts only what the lease's charge left out (settle.lua), and a replay of it nothing more. The marker is
 -- `lease:<cost>` then ` <metric>=<value>` for each usage counter the charge wrote.
-local function charge_lease(now, id, owner, amount, used)
-  local key_id, project = string.match(owner, '^([^|]*)|?(.*)$')
+local function charge_lease(now, id, key_id, project, amount, used)
   if project == '' then
     project = 'default'
   end
@@ -368,9 +367,9 @@ local function release_expired_holds(now)
   local ids = redis.call('ZRANGEBYSCORE', hold_exp, '-inf', now, 'LIMIT', 0, 200)
   for _, id in ipairs(ids) do
     local used = redis.call('HGET', holds, 'used:' .. id)
-    local amount, owner = drop_hold(id, used and tonumber(cjson.decode(used).tokens), now)
-    if owner and used then
-      charge_lease(now, id, owner, amount, used)
+    local amount, key_id, project = drop_hold(id, used and tonumber(cjson.decode(used).tokens), now)
+    if key_id and used then
+      charge_lease(now, id, key_id, project, amount, used)
     end
   end
 end

@@ -41,13 +41,12 @@ if not redis.call('SET', KEYS[9], cost, 'NX', 'PX', marker_ttl) then
 end
 -- No touch(): this settle's own hold is dropped by id, draw() expires the grants it would draw from, and other
 -- requests' expired leases are the next reserve's or the sweep's (two reads saved on every settle).
-local _, owner = drop_hold(request_id, used_tokens, now)
+local _, _, project = drop_hold(request_id, used_tokens, now)
 if cost <= 0 then
   return {0, num(redis.call('HGET', acct, 'balance'))}
 end
--- The project from the hold's owner; a settle whose hold is gone (its lease charged, released) reads the key's.
-local project = owner and string.match(owner, '|(.+)$')
-if not project then
+-- The project from the hold; a settle whose hold is gone (its lease charged, released) or predates projects reads the key's.
+if not project or project == '' then
   project = redis.call('HGET', KEYS[11], 'project')
   if not project or project == '' then
     project = 'default'

@@ -27,6 +27,7 @@ script() { # revision, name: ratelimit.lua + prelude.lua + the script, as Billin
 }
 cpu() { awk '{print $14 + $15}' "/proc/$rpid/stat"; }
 json='{"rpm":1000000000,"tpm":1000000000000,"rpd":1000000000,"max_in_flight":100000,"models":{"gpt-4o-mini":{"rpm":1000000000,"tpm":1000000000000}}}'
+compact='1000000000 1000000000000 1000000000 100000 gpt-4o-mini=1000000000,1000000000000'
 for rev in "${revs[@]}"; do
   cli flushall >/dev/null
   reserve=$(cli SCRIPT LOAD "$(script "$rev" reserve)")
@@ -36,9 +37,12 @@ for rev in "${revs[@]}"; do
   cli HSET "$a:grants" g1 100000000000 >/dev/null
   cli ZADD "$a:grant_order" 4102444800000 g1 >/dev/null
   cli HSET "$a:key:k1" sha s1 status active project default >/dev/null
+  # The limits in the revision's stored form: compact since ratelimit.lua has rl_parse, JSON before.
+  if script "$rev" ratelimit | grep -q rl_parse; then all=$compact typical_k='1000000000 1000000000000 0 0' typical_a='0 1000000000000 0 0'
+  else all=$json typical_k='{"rpm":1000000000,"tpm":1000000000000}' typical_a='{"tpm":1000000000000}'; fi
   case $limits in
-    all) cli HSET "$a" rl:k:k1 "$json" rl:a "$json" >/dev/null ;;
-    typical) cli HSET "$a" rl:k:k1 '{"rpm":1000000000,"tpm":1000000000000}' rl:a '{"tpm":1000000000000}' >/dev/null ;;
+    all) cli HSET "$a" rl:k:k1 "$all" rl:a "$all" >/dev/null ;;
+    typical) cli HSET "$a" rl:k:k1 "$typical_k" rl:a "$typical_a" >/dev/null ;;
   esac
   keys="$a $a:holds $a:hold_exp $a:grant_order $a:grants $a:ledger $a:outbox $a:outbox_due"
   now=1795400000000

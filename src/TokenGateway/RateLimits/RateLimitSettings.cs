@@ -1,6 +1,9 @@
+using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
+using static System.FormattableString;
 
 namespace TokenGateway.RateLimits;
 
@@ -10,7 +13,7 @@ internal sealed record ModelRateLimits(long? Rpm, long? Tpm);
 /// <summary>
 /// The rate limits of one scope (a key, a project or an account), as the admin API shows them and as ratelimit.lua reads
 /// them: requests and tokens per minute, requests per day, requests in flight, and per model requests and tokens per
-/// minute. Null: no such limit. Stored as this JSON (snake_case, nulls left out) in the account hash: <c>rl:k:&lt;key id&gt;</c>,
+/// minute. Null: no such limit. Stored (<see cref="ToStored"/>) in the account hash: <c>rl:k:&lt;key id&gt;</c>,
 /// <c>rl:p:&lt;project&gt;</c>, <c>rl:a</c>, which the reserve script reads in the same HMGET as the other limits.
 /// </summary>
 internal sealed partial record RateLimitSettings(long? Rpm, long? Tpm, long? Rpd, long? MaxInFlight, IReadOnlyDictionary<string, ModelRateLimits>? Models)
@@ -23,7 +26,8 @@ internal sealed partial record RateLimitSettings(long? Rpm, long? Tpm, long? Rpd
     /// <summary>At most this many models per scope: each is a bucket the reserve checks.</summary>
     public const int MaxModels = 50;
 
-    private static readonly JsonSerializerOptions Stored = new(JsonSerializerDefaults.Web)
+    /// <summary>The JSON form limits were stored in before <see cref="ToStored"/>'s.</summary>
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
@@ -31,16 +35,42 @@ internal sealed partial record RateLimitSettings(long? Rpm, long? Tpm, long? Rpd
 
     /// <summary>
     /// A model name as a limit names it: the exact name a request sends (no prefixes). Letters, digits and <c>. _ : / -</c>
-    /// only, because ratelimit.lua writes it into field names and its request records (spaces and <c>=</c> separate those).
+    /// only, because ratelimit.lua writes it into field names, stored limits and request records (spaces, <c>=</c> and <c>,</c> separate those).
     /// </summary>
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}\z")]
     public static partial Regex ModelPattern();
 
     public bool IsEmpty => Rpm is null && Tpm is null && Rpd is null && MaxInFlight is null && (Models is null || Models.Count == 0);
 
-    /// <summary>The stored form; empty when there is no limit (the field is then removed).</summary>
-    public string ToStored() => IsEmpty ? "" : JsonSerializer.Serialize(this with { Models = Models is { Count: > 0 } ? Models : null }, Stored);
+    /// <summary>
+    /// The stored form, which ratelimit.lua reads without decoding JSON (a decode cost more Redis time than the limits'
+    /// arithmetic, issue 16): <c>&lt;rpm&gt; &lt;tpm&gt; &lt;rpd&gt; &lt;max in flight&gt;</c>, 0 for no such limit (a limit is at
+    /// least 1), then <c> &lt;model&gt;=&lt;rpm&gt;,&lt;tpm&gt;</c> per model in ordinal order. Empty when there is no limit (the
+    /// field is then removed).
+    /// </summary>
+    public string ToStored()
+    {
+        if (IsEmpty) return "";
+        var s = new StringBuilder().Append(Invariant($"{Rpm ?? 0} {Tpm ?? 0} {Rpd ?? 0} {MaxInFlight ?? 0}"));
+        foreach (var (model, limits) in (Models ?? new Dictionary<string, ModelRateLimits>()).OrderBy(m => m.Key, StringComparer.Ordinal))
+            s.Append(Invariant($" {model}={limits.Rpm ?? 0},{limits.Tpm ?? 0}"));
+        return s.ToString();
+    }
 
-    public static RateLimitSettings FromStored(string? stored) =>
-        string.IsNullOrEmpty(stored) ? None : JsonSerializer.Deserialize<RateLimitSettings>(stored, Stored) ?? None;
+    /// <summary>Reads <see cref="ToStored"/>'s form, or the JSON (snake_case, nulls left out) stored before it.</summary>
+    public static RateLimitSettings FromStored(string? stored)
+    {
+        if (string.IsNullOrEmpty(stored)) return None;
+        if (stored[0] == '{') return JsonSerializer.Deserialize<RateLimitSettings>(stored, Json) ?? None;
+        var parts = stored.Split(' ');
+        Dictionary<string, ModelRateLimits>? models = null;
+        foreach (var part in parts.Skip(4))
+        {
+            var (model, limits) = (part[..part.IndexOf('=')], part[(part.IndexOf('=') + 1)..].Split(','));
+            (models ??= new(StringComparer.Ordinal))[model] = new ModelRateLimits(Limit(limits[0]), Limit(limits[1]));
+        }
+        return new RateLimitSettings(Limit(parts[0]), Limit(parts[1]), Limit(parts[2]), Limit(parts[3]), models);
+    }
+
+    private static long? Limit(string stored) => long.Parse(stored, CultureInfo.InvariantCulture) is var limit and > 0 ? limit : null;
 }

@@ -145,10 +145,11 @@ public sealed class RateLimitTests(RedisServer redis) : IClassFixture<RedisServe
         Assert.Equal(RateLimitHeaders.Duration((long)Math.Ceiling((100 + estimate) * 0.6)), Header(third, "x-ratelimit-reset-tokens"));
         Assert.False(first.GetRawResponse().Headers.TryGetValue("x-ratelimit-limit-requests", out _));
 
-        // The state lives under the account's hash tag, and a settled request leaves no record of its own behind.
+        // The state lives under the account's hash tag: the bucket and the tokens given back to it, which the next
+        // admission applies; a settled request leaves no record of its own behind.
         using var conn = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
-        var fields = (await conn.GetDatabase().HashKeysAsync(new TokenGateway.Redis.AccountKeys(account).RateLimitState)).Select(f => (string)f!).ToList();
-        Assert.Equal([$"k:{keyId}:tpm"], fields);
+        var fields = (await conn.GetDatabase().HashKeysAsync(new TokenGateway.Redis.AccountKeys(account).RateLimitState)).Select(f => (string)f!).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal([$"k:{keyId}:tpm", $"k:{keyId}:tpm:b"], fields);
     }
 
     [Fact]
@@ -298,5 +299,57 @@ public sealed class RateLimitTests(RedisServer redis) : IClassFixture<RedisServe
         Assert.StartsWith("calls=2,", stats["cmdstat_evalsha"]);
         Assert.False(stats.ContainsKey("cmdstat_eval"));
         Assert.False(stats.ContainsKey("cmdstat_script|load"));
+    }
+
+    [Fact]
+    public async Task Tpm_RequestUsingMoreThanItsEstimate_IsChargedTheRest()
+    {
+        // The estimate of a request's input is an upper bound for text, but an upstream may report more (tools, images):
+        // the settle charges the bucket what was used beyond the admission's charge.
+        var (_, _, key) = await KeyAsync(new { tpm = 100_000 });
+        var chat = _gw.OpenAI(key).GetChatClient("gpt-4o-mini");
+        var first = await chat.CompleteChatAsync([new UserChatMessage("hi")], MaxTokens(10));
+        var charged = 100_000 - long.Parse(Header(first, "x-ratelimit-remaining-tokens"));
+        _gw.Upstream.Options.PromptTokens = 5000;
+
+        var second = await chat.CompleteChatAsync([new UserChatMessage("hi")], MaxTokens(10));
+        var third = await chat.CompleteChatAsync([new UserChatMessage("hi")], MaxTokens(10));
+
+        // The first used 50 of its charge; the second used 5,010 and the third is admitted after that is counted.
+        Assert.Equal(100_000 - 50 - charged, long.Parse(Header(second, "x-ratelimit-remaining-tokens")));
+        Assert.Equal(100_000 - 50 - 5010 - charged, long.Parse(Header(third, "x-ratelimit-remaining-tokens")));
+    }
+
+    [Fact]
+    public async Task LimitsStoredAsJson_AndAHoldWithItsRecordInTheStateHash_StillWork()
+    {
+        // Before the compact stored form and records in holds (issue 16's speed work) limits were stored as JSON and a
+        // request's record was the state hash's h:<request id>: both are still read, so an upgrade loses nothing.
+        var (account, keyId, key) = await KeyAsync();
+        var keys = new TokenGateway.Redis.AccountKeys(account);
+        using var conn = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+        var db = conn.GetDatabase();
+        await db.HashSetAsync(keys.Account, $"rl:k:{keyId}", """{"rpm":100,"max_in_flight":1,"models":{"gpt-4o":{"rpm":3}}}""");
+
+        var view = await _gw.Admin.GetFromJsonAsync<JsonElement>($"/admin/keys/{keyId}/rate-limits");
+        Assert.Equal(100, view.GetProperty("rpm").GetInt64());
+        Assert.Equal(3, view.GetProperty("models").GetProperty("gpt-4o").GetProperty("rpm").GetInt64());
+        var served = await _gw.OpenAI(key).GetChatClient("gpt-4o").CompleteChatAsync([new UserChatMessage("hi")], MaxTokens(10));
+        Assert.Equal("2", Header(served, "x-ratelimit-remaining-requests"));
+
+        var billing = _gw.Services.GetRequiredService<BillingStore>();
+        var sha = GatewayKeySecret.Hash(key);
+        ReserveRequest Reserve(string id) => new(account, keyId, sha, id, "gpt-4o-mini", 1000, 10_000_000, 100, 1, true, 10);
+        Assert.Equal(ReserveStatus.Reserved, (await billing.ReserveAsync(Reserve("req_old"))).Status);
+        // The hold as it was written then: no record part, the record in the state hash.
+        var hold = (string)(await db.HashGetAsync(keys.Holds, "req_old"))!;
+        var (amount, record) = (hold.Split('|')[0], hold.Split('|')[3]);
+        await db.HashSetAsync(keys.Holds, "req_old", $"{amount}|{keyId}|default");
+        await db.HashSetAsync(keys.RateLimitState, "h:req_old", record);
+        Assert.Equal(ReserveStatus.RateLimited, (await billing.ReserveAsync(Reserve("req_b"))).Status);
+
+        await billing.SettleAsync(new SettleRequest(account, keyId, "req_old", "gpt-4o-mini", TokenGateway.Pricing.Charge.None, default));
+        Assert.False(await db.HashExistsAsync(keys.RateLimitState, "h:req_old"));
+        Assert.Equal(ReserveStatus.Reserved, (await billing.ReserveAsync(Reserve("req_c"))).Status);
     }
 }

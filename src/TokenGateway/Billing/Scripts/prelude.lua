@@ -71,25 +71,30 @@ end
 
 -- A hold is removed together with its share of the account's, the key's and the project's held amounts, and of the
 -- rate limits (ratelimit.lua's rl_finish: `used`, the tokens the request used when known, corrects its tokens per minute).
--- Its value is amount|key id|project|rate-limit flag (hold_value); a hold placed before projects existed has no project
--- part, one placed before the flag existed no flag (its rate-limit record is looked for, as it was then).
+-- Its value is amount|key id|project|rate-limit record (hold_value; `0`: no rate limit applied). A hold placed before
+-- projects existed has no project part; one placed before records moved into holds has none (`|0` when no limit applied),
+-- and its record, if any, is the state hash's `h:<request id>`, as it was then.
 -- Returns the hold's amount, key id and project ('' for a hold placed before projects), or 0 when there was no hold.
-local function hold_value(amount, key_id, project, limited)
-  return amount .. '|' .. key_id .. '|' .. project .. (limited and '' or '|0')
+local function hold_value(amount, key_id, project, record)
+  return amount .. '|' .. key_id .. '|' .. project .. '|' .. (record or '0')
 end
 
 local function drop_hold(id, used, now)
   local h = redis.call('HGET', holds, id)
   redis.call('ZREM', hold_exp, id)
   if not h then
-    rl_finish(id, used, now)
     return 0
   end
   local amount, owner = split_hold(h)
-  local key_id, project, flag = string.match(owner, '^([^|]*)|?([^|]*)|?(.*)$')
-  -- Flag 0: the request had no rate limit, so there is no record to finish (a read saved on every settle).
-  if flag ~= '0' then
-    rl_finish(id, used, now)
+  local key_id, project, record = string.match(owner, '^([^|]*)|?([^|]*)|?(.*)$')
+  if record == '' then
+    local legacy = redis.call('HGET', rl_state, 'h:' .. id)
+    if legacy then
+      redis.call('HDEL', rl_state, 'h:' .. id)
+      rl_finish(legacy, used)
+    end
+  elseif record ~= '0' then
+    rl_finish(record, used)
   end
   redis.call('HDEL', holds, id, 'used:' .. id)
   redis.call('HINCRBY', acct, 'held', -amount)

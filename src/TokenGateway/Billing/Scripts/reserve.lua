@@ -105,7 +105,7 @@ if rl.refused then
   return {4, f.window, f.scope, f.limit, f.used, f.requested, math.ceil(f.wait), f.model and 1 or 0, project, unpack(rl.headers)}
 end
 
-redis.call('HSET', holds, request_id, hold_value(hold, key_id, project, rl_commit(request_id, rl)))
+redis.call('HSET', holds, request_id, hold_value(hold, key_id, project, rl_commit(rl)))
 redis.call('ZADD', hold_exp, now + ttl, request_id)
 redis.call('HINCRBY', acct, 'held', hold)
 redis.call('HINCRBY', acct, 'kheld:' .. key_id, hold)

@@ -18,8 +18,9 @@ internal sealed record BenchCaseKey(string Name, string Title, bool Stream);
 
 /// <summary>
 /// What a run cost, per process: CPU seconds of the arm, of the mock behind it and of redis-server; the arm's resident
-/// memory; the arm's runtime counters and the Redis commands over the run (null where not read).
+/// memory; the arm's runtime counters, the Redis commands and the gateway's stage histograms over the run (null where not
+/// read).
 /// </summary>
 internal sealed record RunCost(
     double ArmCpu, double MockCpu, double RedisCpu, double MachineCpu, double WrkCpu,
-    long RssPeak, long RssAverage, RuntimeStats? Runtime, RedisStats? Redis);
+    long RssPeak, long RssAverage, RuntimeStats? Runtime, RedisStats? Redis, GatewayStages? Stages = null);

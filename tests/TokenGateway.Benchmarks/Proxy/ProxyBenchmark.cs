@@ -59,7 +59,8 @@ internal static class ProxyBenchmark
     }
 
     /// <summary>What every measurement needs: the processes behind the arms, the gateway's account and Redis.</summary>
-    private sealed record Context(ProxyBenchmarkOptions Options, int MockPid, int RedisPid, IServer Redis, GatewayAdmin Admin, string? CaFile);
+    /// <param name="Scraper">Reads a gateway's /metrics (<see cref="GatewayStages"/>).</param>
+    private sealed record Context(ProxyBenchmarkOptions Options, int MockPid, int RedisPid, IServer Redis, GatewayAdmin Admin, string? CaFile, HttpClient Scraper);
 
     private static async Task<int> RunCoreAsync(ProxyBenchmarkOptions options, string bodyDir, CancellationToken ct)
     {
@@ -133,7 +134,8 @@ internal static class ProxyBenchmark
             var report = new Report(options,
                 [.. EnvironmentLines(options, loadBefore, targets, portkeyNote), RuntimeConfigLine(gatewayConfig), $"start-up: process start to ready (started one after the other): {startups}"],
                 admin.CostMicros);
-            var cx = new Context(options, mock.Pid, redis.Process.Id, redisServer, admin, mock.CaFile);
+            using var scraper = new HttpClient(LoopbackHandler.Create(caFile: null));
+            var cx = new Context(options, mock.Pid, redis.Process.Id, redisServer, admin, mock.CaFile, scraper);
 
             await JitWarmUpAsync(cx, targets, cases, Runs, ct);
             await MeasureLoadAsync(cx, targets, cases, Runs, report, ct);
@@ -248,6 +250,7 @@ internal static class ProxyBenchmark
         var loadAverage = ProcStat.LoadAverage();
         var runtimeBefore = target.StatsPort is int port ? await StatsListener.ReadAsync(port, ct) : null;
         var redisBefore = target.IsGateway ? await RedisStats.ReadAsync(cx.Redis) : null;
+        var stagesBefore = target.IsGateway ? await GatewayStages.ReadAsync(cx.Scraper, target.BaseUrl, ct) : null;
         var self = System.Environment.ProcessId;
         var pids = new[] { target.Pid, cx.MockPid, cx.RedisPid, self };
         var cpuBefore = pids.Select(ProcStat.CpuSeconds).ToArray();
@@ -259,12 +262,13 @@ internal static class ProxyBenchmark
         var machine = ProcStat.MachineBusySeconds() - machineBefore;
         var (peak, average) = await rss.StopAsync();
         var redis = target.IsGateway ? (await RedisStats.ReadAsync(cx.Redis)).Minus(redisBefore!) : null;
+        var stages = target.IsGateway ? (await GatewayStages.ReadAsync(cx.Scraper, target.BaseUrl, ct)).Minus(stagesBefore!) : null;
         var runtime = target.StatsPort is int p ? (await StatsListener.ReadAsync(p, ct)).Minus(runtimeBefore!) : null;
         long? charged = target.IsGateway ? before - await cx.Admin.SettledBalanceMicrosAsync(target.Account, ct) : null;
         // The load generator: wrk's own process, or this one for the paced-stream client.
         var generator = wrk?.WrkCpuSeconds ?? cpu[3];
         var mockCpu = target.Pid == cx.MockPid ? 0 : cpu[1];
-        var cost = new RunCost(cpu[0], mockCpu, cpu[2], machine, generator, peak, average, runtime, redis);
+        var cost = new RunCost(cpu[0], mockCpu, cpu[2], machine, generator, peak, average, runtime, redis, stages);
         var m = new Measurement(target.Name, bench, connections, wrk, ttft, cost, loadAverage, charged);
         Log(string.Create(CultureInfo.InvariantCulture,
             $"{bench.Name,-6} {target.Name,-16} c={connections,-3} {m.RequestsPerSecond,8:F0} req/s  {(wrk is null ? $"first token p50 {TtftResult.Percentile(ttft!.FirstToken, 50):F2} ms" : $"p50 {wrk.P50:F2} ms")}  CPU {cost.ArmCpu / m.Requests * 1e6:F0} µs/req  alloc {(runtime is null ? "?" : $"{runtime.AllocatedBytes / 1024.0 / m.Requests:F1}")} KB/req  RSS {peak / 1048576.0:F0} MB"));

@@ -36,6 +36,7 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
             if (group.Key.Name == "ttft") RenderTtft(s, runs);
             else RenderLoad(s, runs);
             RenderComparisons(s, runs);
+            RenderStages(s, runs);
         }
         RenderMetering(s);
         return s.ToString();
@@ -121,6 +122,29 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
                 else
                     s.AppendLine(Invariant($"| {a} / {b} | {connections} | {x.RequestsPerSecond / y.RequestsPerSecond:F2} | {x.Wrk!.P50 - y.Wrk!.P50:+0.00;-0.00} | {x.Wrk.P99 - y.Wrk.P99:+0.00;-0.00} | {Cpu(x, false) / Cpu(y, false):F2} | {Cpu(x, true) / Cpu(y, true):F2} | {alloc} | {(double)x.Cost.RssPeak / y.Cost.RssPeak:F2} |"));
             }
+        s.AppendLine();
+    }
+
+    /// <summary>
+    /// Where the gateway's added latency goes: its own histograms' means over the run (<see cref="GatewayStages"/>) and
+    /// Redis's time per script call, so that the Redis round trip's other part (network, wake-ups, client) shows too.
+    /// </summary>
+    private static void RenderStages(StringBuilder s, List<Measurement> runs)
+    {
+        var gateways = runs.Where(r => r.Cost.Stages is not null).ToList();
+        if (gateways.Count == 0) return;
+        s.AppendLine("Gateway stages, means over the run from the gateway's `/metrics`: `reserve` and `settle` (one Redis round trip each, as the")
+            .AppendLine("gateway waits for it), of which `script` is Redis's own time per EVALSHA (`INFO commandstats`); `overhead` a request's time")
+            .AppendLine("in the gateway less the upstream call; `first bytes` (streams) from the request's arrival to the first bytes written to the client.").AppendLine();
+        s.AppendLine("| target | conns | reserve ms | settle ms | script µs / call | overhead ms | first bytes ms |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in gateways)
+        {
+            var st = r.Cost.Stages!;
+            string Ms(string name) => st.MeanMs(name) is double v ? Invariant($"{v:F3}") : "—";
+            var script = r.Cost.Redis?.EvalshaMicros is double us ? Invariant($"{us:F0}") : "—";
+            s.AppendLine(Invariant($"| {r.Target} | {r.Connections} | {Ms(GatewayStages.Names[0])} | {Ms(GatewayStages.Names[1])} | {script} | {Ms(GatewayStages.Names[2])} | {Ms(GatewayStages.Names[3])} |"));
+        }
         s.AppendLine();
     }
 

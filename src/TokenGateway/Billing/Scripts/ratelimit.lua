@@ -57,19 +57,25 @@ local function rl_add(l, reads, c, field, window, limit)
   end
 end
 
--- Checks every limit that applies to a request, counting nothing. `configs`: {scope name, scope, stored set or false}
--- of the key, its project and the account; a set's limits apply to every model, its model's to that model too. They
--- are checked in this order (which decides ties): per set its rpm, rpd, tpm, the model's rpm, tpm, then in flight.
+-- The scopes of a request's limits, in the order they are checked (which decides ties): name (for a refusal), and the
+-- prefix of their state fields given the key id or project.
+local rl_scopes = {{'key', 'k:'}, {'project', 'p:'}, {'account', 'a'}}
+
+-- Checks every limit that applies to a request, counting nothing. `stored`: the limit sets (or false) of the key, its
+-- project and the account; a set's limits apply to every model, its model's to that model too, checked per set in this
+-- order: its rpm, rpd, tpm, the model's rpm, tpm, then in flight.
 -- Returns {l, reads (see rl_add), tokens, refused = the limit that makes the request wait longest (nil: none),
--- headers = the tightest request and token limits}; rl_none without limits.
-local function rl_admit(now, model, tokens, configs)
-  local l, reads = {}, {}
-  local needle = ' ' .. model .. '='
-  for c = 1, #configs do
-    local stored = configs[c][3]
-    if stored and stored ~= '' then
-      local rpm, tpm, rpd, cap, m_rpm, m_tpm = rl_parse(stored, model, needle)
-      local scope = configs[c][2]
+-- headers = the tightest request and token limits}; rl_none without limits (then nothing is built: most requests).
+local function rl_admit(now, model, tokens, key_id, project, stored)
+  local l, reads, needle
+  for c = 1, 3 do
+    local set = stored[c]
+    if set and set ~= '' then
+      if not l then
+        l, reads, needle = {}, {}, ' ' .. model .. '='
+      end
+      local rpm, tpm, rpd, cap, m_rpm, m_tpm = rl_parse(set, model, needle)
+      local scope = rl_scopes[c][2] .. (c == 1 and key_id or c == 2 and project or '')
       if rpm > 0 then rl_add(l, reads, c, scope .. ':rpm', 'rpm', rpm) end
       if rpd > 0 then rl_add(l, reads, c, scope .. ':rpd', 'rpd', rpd) end
       if tpm > 0 then rl_add(l, reads, c, scope .. ':tpm', 'tpm', tpm) end
@@ -78,7 +84,7 @@ local function rl_admit(now, model, tokens, configs)
       if cap > 0 then rl_add(l, reads, c, scope .. ':if', 'in_flight', cap) end
     end
   end
-  if #l == 0 then
+  if not l or #l == 0 then
     return rl_none
   end
   local values = redis.call('HMGET', rl_state, unpack(reads))
@@ -92,7 +98,7 @@ local function rl_admit(now, model, tokens, configs)
       local running = math.max(0, tonumber(values[at]) or 0)
       l[k + 4] = running + 1
       if running >= limit and not refused then
-        refused, refused_wait = {window = 'in_flight', scope = configs[c][1], limit = limit, used = running, requested = 1, model = false}, 1000
+        refused, refused_wait = {window = 'in_flight', scope = rl_scopes[c][1], limit = limit, used = running, requested = 1, model = false}, 1000
       end
     else
       -- GCRA (see above): tat = max(stored tat, now); this request moves it by cost x interval.
@@ -114,7 +120,7 @@ local function rl_admit(now, model, tokens, configs)
       if after - now > period + 1e-6 then
         local wait = math.max(0, after - period - now)
         if not refused or wait > refused_wait then
-          refused, refused_wait = {window = window, scope = configs[c][1], limit = limit, used = math.ceil(used - 1e-9), requested = cost,
+          refused, refused_wait = {window = window, scope = rl_scopes[c][1], limit = limit, used = math.ceil(used - 1e-9), requested = cost,
             model = string.find(reads[at], ':m:', 1, true) ~= nil}, wait
         end
         left, reset = limit - used, tat - now

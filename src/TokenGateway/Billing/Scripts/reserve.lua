@@ -99,7 +99,7 @@ if hold > room then
   hold, granted = input_cost + output_cost(t), t
 end
 
-local rl = rl_admit(now, model, input_estimate + granted * choices, {{'key', 'k:' .. key_id, a[11]}, {'project', 'p:' .. project, a[12]}, {'account', 'a', a[13]}})
+local rl = rl_admit(now, model, input_estimate + granted * choices, key_id, project, {a[11], a[12], a[13]})
 if rl.refused then
   local f = rl.refused
   return {4, f.window, f.scope, f.limit, f.used, f.requested, math.ceil(f.wait), f.model and 1 or 0, project, unpack(rl.headers)}

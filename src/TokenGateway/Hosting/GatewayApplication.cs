@@ -65,6 +65,7 @@ public static class GatewayApplication
         services.AddHostedService<SettleReplay>();
         services.AddSingleton<HoldHeartbeat>();
         services.AddHostedService(sp => sp.GetRequiredService<HoldHeartbeat>());
+        services.AddSingleton<PendingSettles>();
         services.AddSingleton<HoldServices>();
         services.AddSingleton<UsageReport>();
         services.AddSingleton<UpstreamForwarder>();
@@ -80,6 +81,11 @@ public static class GatewayApplication
         // NOTE: resolve at start-up so that a bad pricing file stops the gateway with a clear message.
         _ = app.Services.GetRequiredService<PricingCatalog>();
         var proxy = app.Services.GetRequiredService<MeteredProxy>();
+        app.UseReadYourWrites();
+        // NOTE: once every request has ended (Kestrel drained them), before the Redis client is disposed: the settles
+        // that run after their answers finish, or go to the settle journal, before the process exits.
+        var pending = app.Services.GetRequiredService<PendingSettles>();
+        app.Lifetime.ApplicationStopped.Register(() => pending.WhenSettledAsync(TimeSpan.FromSeconds(10)).GetAwaiter().GetResult());
         app.MapGet("/v1/dashboard/billing/credit_grants", CreditGrantsEndpoint.HandleAsync);
         app.Map("/v1/{**path}", proxy.HandleAsync);
         app.MapAdminApi();

@@ -51,6 +51,19 @@ internal sealed partial class HeldRequest : IAsyncDisposable
         return SettleDurablyAsync(new SettleRequest(AccountId, _keyId, RequestId, _model, charge, usage));
     }
 
+    /// <summary>
+    /// Settles without the caller waiting: for an answer that is complete, so that its last byte does not wait for the
+    /// settle's round trip. <see cref="PendingSettles"/> keeps it (reads on this replica and shutdown wait for it); its
+    /// failure handling is <see cref="SettleAsync"/>'s. <paramref name="stage"/> (the settle's span and duration) ends with it.
+    /// </summary>
+    public void SettleAfterResponse(Charge charge, TokenUsage usage, IDisposable stage) =>
+        _services.Pending.Track(SettleTimedAsync(SettleAsync(charge, usage), stage));
+
+    private static async Task SettleTimedAsync(Task settle, IDisposable stage)
+    {
+        using (stage) await settle;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_settled) return;

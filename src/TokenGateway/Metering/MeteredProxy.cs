@@ -75,10 +75,9 @@ internal sealed partial class MeteredProxy(
         if (usage is null && forwarded.Error != ForwarderError.None) await WriteForwardErrorAsync(context, forwarded.Error);
         var charge = usage is { } used ? admitted.Match.Price.Cost(used) : Charge.None;
         if (usage is { } billed) CheckHold(admitted, reservation, billed, charge, requestId);
-        using (telemetry.Begin(RequestStage.Settle))
-        {
-            await hold.SettleAsync(charge, usage ?? default);
-        }
+        // The answer is complete: the settle runs after it (see PendingSettles), so the client's last byte does not wait
+        // for its round trip.
+        hold.SettleAfterResponse(charge, usage ?? default, telemetry.Begin(RequestStage.Settle));
         if (usage is { } settled) telemetry.Usage(admitted.Request.Endpoint, settled, charge.Micros);
     }
 

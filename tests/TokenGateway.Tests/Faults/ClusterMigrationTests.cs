@@ -21,7 +21,7 @@ public sealed class ClusterMigrationTests
         var account = "slot-" + Guid.NewGuid().ToString("N")[..8];
         var key = await gw.FundedKeyAsync(account, 10m);
         // Some traffic first, so the slot holds the ledger, usage and marker keys a migration moves one by one.
-        using var client = ChatLoad.Client(gw.BaseUrl);
+        using var client = ChatLoad.Client(gw);
         var results = new List<(HttpStatusCode Status, string? RequestId)>(await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => ChatLoad.SendAsync(client, key))));
 
         using var stop = new CancellationTokenSource();

@@ -76,7 +76,7 @@ public sealed class RedisFullTests(RedisServer redis) : IClassFixture<RedisServe
         using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
         var server = admin.GetServer(redis.Configuration);
         var db = admin.GetDatabase();
-        using var client = ChatLoad.Client(gw.BaseUrl);
+        using var client = ChatLoad.Client(gw);
         var before = gw.Upstream.Requests.Count;
         var inFlight = Task.WhenAll(Enumerable.Range(0, 30).Select(_ => ChatLoad.SendAsync(client, key)));
         Assert.True(await ChatLoad.EventuallyAsync(() => Task.FromResult(gw.Upstream.Requests.Count - before == 30), TimeSpan.FromSeconds(20)));

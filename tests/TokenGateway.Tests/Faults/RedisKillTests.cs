@@ -73,7 +73,7 @@ public sealed class RedisKillTests
     private static async Task<IReadOnlyList<string>> RunThroughOutageAsync(GatewayHost gw, DurableRedis redis, string key, Func<Task> restartWhile)
     {
         var upstreamBefore = gw.Upstream.Requests.Count;
-        using var client = ChatLoad.Client(gw.BaseUrl);
+        using var client = ChatLoad.Client(gw);
         var sending = Task.WhenAll(Enumerable.Range(0, Requests).Select(_ => ChatLoad.SendAsync(client, key)));
         Assert.True(await ChatLoad.EventuallyAsync(() => Task.FromResult(gw.Upstream.Requests.Count - upstreamBefore == Requests), TimeSpan.FromSeconds(20)),
             "the 60 requests did not all reach the upstream");

@@ -82,7 +82,7 @@ public sealed class RedisStallTests(RedisServer redis) : IClassFixture<RedisServ
 
         var clock = Stopwatch.StartNew();
         await using var gw = await GatewayHost.StartAsync(redis);
-        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 200 }) { BaseAddress = new Uri(gw.BaseUrl), Timeout = TimeSpan.FromSeconds(30) };
+        using var client = new HttpClient(gw.Settled(new SocketsHttpHandler { MaxConnectionsPerServer = 200 })) { BaseAddress = new Uri(gw.BaseUrl), Timeout = TimeSpan.FromSeconds(30) };
         var statuses = await Task.WhenAll(Enumerable.Range(0, 200).Select(async _ =>
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(Chat, System.Text.Encoding.UTF8, "application/json") };

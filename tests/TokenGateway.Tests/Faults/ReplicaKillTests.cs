@@ -94,7 +94,7 @@ public sealed class ReplicaKillTests(RedisServer redis) : IClassFixture<RedisSer
         var key = await gw.FundedKeyAsync(account, 0.01m);
         // Each stream holds its bound's input (65 tokens: 163 µ$) + 30 × 10 = 463 µ$: 20 fit in $0.01 (9,260 µ$), with
         // 740 µ$ of room left for other requests (a hold of 283 µ$ with max_tokens 12, a charge of 220).
-        using var client = ChatLoad.Client(gw.BaseUrl);
+        using var client = ChatLoad.Client(gw);
         var streams = HeldStream.Start(client, key, Streams, maxTokens: 30);
         Assert.True(await ChatLoad.EventuallyAsync(() => Task.FromResult(streams.All(s => s.Deltas == 5)), TimeSpan.FromSeconds(20)),
             $"deltas: {string.Join(",", streams.Select(s => s.Deltas))}; ended: {string.Join(",", streams.Where(s => s.Completion.IsCompleted).Select(s => s.Completion.Result))}");

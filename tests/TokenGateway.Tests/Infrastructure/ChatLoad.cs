@@ -11,8 +11,13 @@ public static class ChatLoad
     /// <summary>gpt-4o at the mock's defaults (40 prompt, 12 completion tokens): 40 × 2.5 + 12 × 10 = 220 µ$.</summary>
     public const long ChatCostMicros = 220;
 
+    /// <summary>A plain client, for a gateway in a process of its own (whose settles a test cannot wait for here).</summary>
     public static HttpClient Client(string baseUrl) =>
         new(new SocketsHttpHandler { MaxConnectionsPerServer = 300 }) { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(60) };
+
+    /// <summary>A client of <paramref name="gw"/> whose answers end once their settles have (<see cref="GatewayHost.Settled"/>).</summary>
+    public static HttpClient Client(GatewayHost gw) =>
+        new(gw.Settled(new SocketsHttpHandler { MaxConnectionsPerServer = 300 })) { BaseAddress = new Uri(gw.BaseUrl), Timeout = TimeSpan.FromSeconds(60) };
 
     public static async Task<(HttpStatusCode Status, string? RequestId)> SendAsync(HttpClient client, string key, string body = Chat, CancellationToken cancel = default)
     {

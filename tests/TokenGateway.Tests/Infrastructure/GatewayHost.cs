@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenAI;
 using TokenGateway.Hosting;
+using TokenGateway.Metering;
 using TokenGateway.MockUpstream;
 
 namespace TokenGateway.Tests.Infrastructure;
@@ -94,11 +95,20 @@ public sealed class GatewayHost : IAsyncDisposable
             throw;
         }
         host.BaseUrl = host._app.Urls.First().TrimEnd('/');
-        host.Http = new HttpClient { BaseAddress = new Uri(host.BaseUrl) };
-        host.Admin = new HttpClient { BaseAddress = new Uri(host.BaseUrl) };
+        host.Http = new HttpClient(host.Settled(new SocketsHttpHandler())) { BaseAddress = new Uri(host.BaseUrl) };
+        host.Admin = new HttpClient(host.Settled(new SocketsHttpHandler())) { BaseAddress = new Uri(host.BaseUrl) };
         host.Admin.DefaultRequestHeaders.Authorization = new("Bearer", AdminToken);
         return host;
     }
+
+    /// <summary>
+    /// A handler whose response bodies end once the gateway's settles have (<see cref="SettledHandler"/>): what a test
+    /// reads after an answer includes its charge. For a client of a test's own, pointed at <see cref="BaseUrl"/>.
+    /// </summary>
+    public HttpMessageHandler Settled(HttpMessageHandler inner) => new SettledHandler(_app.Services.GetRequiredService<PendingSettles>(), inner);
+
+    /// <summary>Waits for the settles the gateway has started (they run after their answers), for a test that reads Redis itself.</summary>
+    public Task SettledAsync() => _app.Services.GetRequiredService<PendingSettles>().WhenSettledAsync(TimeSpan.FromSeconds(10));
 
     public async ValueTask DisposeAsync()
     {
@@ -124,6 +134,7 @@ public sealed class GatewayHost : IAsyncDisposable
         {
             Endpoint = new Uri(BaseUrl + "/v1"),
             RetryPolicy = new ClientRetryPolicy(maxRetries),
+            Transport = new HttpClientPipelineTransport(new HttpClient(Settled(new SocketsHttpHandler()))),
         };
         configure?.Invoke(options);
         return new(new ApiKeyCredential(key), options);
@@ -194,7 +205,7 @@ public sealed class GatewayHost : IAsyncDisposable
     public async Task<HttpStatusCode[]> ChatManyAsync(string key, int count, int maxTokens = 1000)
     {
         var body = $$"""{"model":"gpt-4o","max_tokens":{{maxTokens}},"messages":[{"role":"user","content":"go"}]}""";
-        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 200 }) { BaseAddress = new Uri(BaseUrl) };
+        using var client = new HttpClient(Settled(new SocketsHttpHandler { MaxConnectionsPerServer = 200 })) { BaseAddress = new Uri(BaseUrl) };
         return await Task.WhenAll(Enumerable.Range(0, count).Select(async _ =>
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };

@@ -100,7 +100,7 @@ public sealed class ProjectTests(RedisServer redis) : IClassFixture<RedisServer>
         var (_, alpha) = await _gw.CreateKeyAsync(account, new { name = "a", project = "alpha" });
         var (_, beta) = await _gw.CreateKeyAsync(account, new { name = "b", project = "beta" });
         var body = """{"model":"gpt-4o","max_tokens":10000,"messages":[{"role":"user","content":"go"}]}""";
-        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 200 }) { BaseAddress = new Uri(_gw.BaseUrl) };
+        using var client = new HttpClient(_gw.Settled(new SocketsHttpHandler { MaxConnectionsPerServer = 200 })) { BaseAddress = new Uri(_gw.BaseUrl) };
 
         var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(async i =>
         {

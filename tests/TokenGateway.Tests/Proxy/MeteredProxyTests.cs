@@ -99,7 +99,7 @@ public sealed class MeteredProxyTests(RedisServer redis) : IClassFixture<RedisSe
     {
         var account = NewAccount();
         var key = await _gw.FundedKeyAsync(account, 10m);
-        using var client = new HttpClient(new HttpClientHandler { AutomaticDecompression = DecompressionMethods.None }) { BaseAddress = new Uri(_gw.BaseUrl) };
+        using var client = new HttpClient(_gw.Settled(new HttpClientHandler { AutomaticDecompression = DecompressionMethods.None })) { BaseAddress = new Uri(_gw.BaseUrl) };
 
         using var r = await client.SendAsync(ChatAcceptingGzip(key));
 
@@ -113,7 +113,7 @@ public sealed class MeteredProxyTests(RedisServer redis) : IClassFixture<RedisSe
         var account = NewAccount();
         var key = await _gw.FundedKeyAsync(account, 10m);
         _gw.Upstream.Options.GzipAlways = true;
-        using var client = new HttpClient(new HttpClientHandler { AutomaticDecompression = DecompressionMethods.None }) { BaseAddress = new Uri(_gw.BaseUrl) };
+        using var client = new HttpClient(_gw.Settled(new HttpClientHandler { AutomaticDecompression = DecompressionMethods.None })) { BaseAddress = new Uri(_gw.BaseUrl) };
 
         using var r = await client.SendAsync(ChatAcceptingGzip(key));
 

@@ -56,8 +56,12 @@ internal sealed partial class HeldRequest : IAsyncDisposable
     /// settle's round trip. <see cref="PendingSettles"/> keeps it (reads on this replica and shutdown wait for it); its
     /// failure handling is <see cref="SettleAsync"/>'s. <paramref name="stage"/> (the settle's span and duration) ends with it.
     /// </summary>
-    public void SettleAfterResponse(Charge charge, TokenUsage usage, IDisposable stage) =>
+    public void SettleAfterResponse(Charge charge, TokenUsage usage, IDisposable stage)
+    {
+        // A heartbeat while the settle runs records the final charge: if this replica dies now, its lease charges that.
+        Consumed = () => (charge, usage);
         _services.Pending.Track(SettleTimedAsync(SettleAsync(charge, usage), stage));
+    }
 
     private static async Task SettleTimedAsync(Task settle, IDisposable stage)
     {

@@ -4,9 +4,13 @@ namespace TokenGateway.Benchmarks.Proxy;
 /// One timed run of one target and case: the load's figures (wrk's, or the paced-stream client's) and what it cost.
 /// CPU figures are seconds over the run; <see cref="ChargedMicros"/> is a gateway's balance drop during the run.
 /// </summary>
+/// <param name="Round">Which round of <c>--rounds</c> (1-based; 0 when there is one).</param>
 internal sealed record Measurement(
-    string Target, BenchCaseKey Case, int Connections, WrkResult? Wrk, TtftResult? Ttft, RunCost Cost, double LoadAverage, long? ChargedMicros)
+    string Target, BenchCaseKey Case, int Connections, WrkResult? Wrk, TtftResult? Ttft, RunCost Cost, double LoadAverage, long? ChargedMicros, int Round = 0)
 {
+    /// <summary>The target as the report's tables name it: with its round when there are several.</summary>
+    public string Label => Round == 0 ? Target : $"{Target} #{Round}";
+
     public long Requests => Wrk?.Requests ?? (Ttft!.Ok + Ttft.Non200 + Ttft.Incomplete);
     public long Ok => Wrk?.Ok ?? Ttft!.Ok;
     public double RequestsPerSecond => Wrk?.RequestsPerSecond ?? Ttft!.RequestsPerSecond;

@@ -176,9 +176,13 @@ internal static class ProxyBenchmark
         var o = cx.Options;
         foreach (var bench in cases)
             foreach (var connections in bench.Connections)
-                foreach (var target in targets.Where(t => runs(t, bench.Name)))
-                    report.Add(await MeasureAsync(cx, target, new BenchCaseKey(bench.Name, bench.Title, bench.Stream), connections, async seconds =>
-                        (await Wrk.RunAsync(target.BaseUrl, bench, connections, o.WrkThreads, seconds, KeyOf(cx, target), target.Headers, o.WrkCpus, ct), null), ct));
+                for (var round = 1; round <= o.Rounds; round++)
+                    foreach (var target in targets.Where(t => runs(t, bench.Name)))
+                    {
+                        var m = await MeasureAsync(cx, target, new BenchCaseKey(bench.Name, bench.Title, bench.Stream), connections, async seconds =>
+                            (await Wrk.RunAsync(target.BaseUrl, bench, connections, o.WrkThreads, seconds, KeyOf(cx, target), target.Headers, o.WrkCpus, ct), null), ct);
+                        report.Add(o.Rounds > 1 ? m with { Round = round } : m);
+                    }
     }
 
     /// <summary>The paced streams, every arm in turn; for a gateway arm the run is also this mode's exact metering check.</summary>

@@ -67,6 +67,12 @@ internal sealed record ProxyBenchmarkOptions
     /// </summary>
     public string? RateLimits { get; init; }
 
+    /// <summary>
+    /// Times each load case's targets run in turn (default 1): with more, every comparison is given per round and as the
+    /// median of the rounds' ratios, so that a small difference (issue 16's 5 %) is read against the rounds' spread.
+    /// </summary>
+    public int Rounds { get; init; } = 1;
+
     /// <summary>Where the Markdown report is also written; null prints it only.</summary>
     public string? OutFile { get; init; }
 
@@ -74,7 +80,7 @@ internal sealed record ProxyBenchmarkOptions
         proxy [--duration S] [--warmup S] [--jit-warmup S] [--connections 1,32] [--large-connections N]
               [--cases small,stream,8k,64k,ttft] [--ttft-connections N] [--pace-ms MS]
               [--variant NAME:VAR=VALUE[,VAR=VALUE…]]… [--threads N] [--wrk-cpus LIST]
-              [--portkey DIR] [--check-requests N] [--no-gzip] [--mock-https] [--rate-limits all|typical] [--out FILE]
+              [--portkey DIR] [--check-requests N] [--no-gzip] [--mock-https] [--rate-limits all|typical] [--rounds N] [--out FILE]
         """;
 
     public static ProxyBenchmarkOptions Parse(string[] args)
@@ -96,6 +102,7 @@ internal sealed record ProxyBenchmarkOptions
                 "--pace-ms" => o with { PaceMilliseconds = Int() },
                 "--variant" => o with { Variants = [.. o.Variants, ParseVariant(Value())] },
                 "--threads" => o with { WrkThreads = Int() },
+                "--rounds" => o with { Rounds = Int() is var n and >= 1 ? n : throw new ArgumentException($"--rounds: 1 or more.\n{Usage}") },
                 "--wrk-cpus" => o with { WrkCpus = Value() },
                 "--portkey" => o with { PortkeyDir = Path.GetFullPath(Value()) },
                 "--check-requests" => o with { CheckRequests = Int() },

@@ -49,7 +49,7 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
         foreach (var r in runs)
         {
             var w = r.Wrk!;
-            s.AppendLine(Invariant($"| {r.Target} | {r.Connections} | {w.RequestsPerSecond:N0} | {w.P50:F2} | {w.P90:F2} | {w.P99:F2} | {w.Non200} / {w.Incomplete} / {w.SocketErrors} | {Costs(r)} | {Other(r):F2} | {r.LoadAverage:F2} |"));
+            s.AppendLine(Invariant($"| {r.Label} | {r.Connections} | {w.RequestsPerSecond:N0} | {w.P50:F2} | {w.P90:F2} | {w.P99:F2} | {w.Non200} / {w.Incomplete} / {w.SocketErrors} | {Costs(r)} | {Other(r):F2} | {r.LoadAverage:F2} |"));
         }
         s.AppendLine();
     }
@@ -63,7 +63,7 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
         {
             var t = r.Ttft!;
             double P(double[] v, double p) => TtftResult.Percentile(v, p);
-            s.AppendLine(Invariant($"| {r.Target} | {r.Connections} | {t.RequestsPerSecond:N1} | {P(t.FirstEvent, 50):F2} | {P(t.FirstEvent, 99):F2} | {P(t.FirstToken, 50):F2} | {P(t.FirstToken, 99):F2} | {P(t.Whole, 50):F1} | {t.Non200} / {t.Incomplete} | {Costs(r)} | {Other(r):F2} | {r.LoadAverage:F2} |"));
+            s.AppendLine(Invariant($"| {r.Label} | {r.Connections} | {t.RequestsPerSecond:N1} | {P(t.FirstEvent, 50):F2} | {P(t.FirstEvent, 99):F2} | {P(t.FirstToken, 50):F2} | {P(t.FirstToken, 99):F2} | {P(t.Whole, 50):F1} | {t.Non200} / {t.Incomplete} | {Costs(r)} | {Other(r):F2} | {r.LoadAverage:F2} |"));
         }
         s.AppendLine();
     }
@@ -105,22 +105,36 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
         var pairs = targets.Where(IsGateway).Select(g => (g, "yarp"))
             .Concat(targets.Where(t => IsGateway(t) && t != "gateway").Select(v => (v, "gateway")))
             .Append(("yarp", "direct")).Append(("portkey", "direct")).Append(("gateway", "portkey"));
+        var rounds = runs.Select(r => r.Round).Distinct().Order().ToList();
         foreach (var connections in runs.Select(r => r.Connections).Distinct())
             foreach (var (a, b) in pairs)
             {
-                if (runs.FirstOrDefault(r => r.Target == a && r.Connections == connections) is not { } x
-                    || runs.FirstOrDefault(r => r.Target == b && r.Connections == connections) is not { } y) continue;
-                double Cpu(Measurement m, bool withRedis) => (m.Cost.ArmCpu + (withRedis && IsGateway(m.Target) ? m.Cost.RedisCpu : 0)) / m.Requests;
-                var alloc = x.Cost.Runtime is { AllocatedBytes: >= 0 } ra && y.Cost.Runtime is { } rb && rb.AllocatedBytes > 0
-                    ? Invariant($"{(double)ra.AllocatedBytes / x.Requests / ((double)rb.AllocatedBytes / y.Requests):F2}") : "—";
-                var tail = Invariant($"{Cpu(x, false) / Cpu(y, false):F2} | {alloc} | {(double)x.Cost.RssPeak / y.Cost.RssPeak:F2} |");
-                if (ttft)
+                var ratios = new List<double>();
+                foreach (var round in rounds)
                 {
-                    double P(double[] v, double p) => TtftResult.Percentile(v, p);
-                    s.AppendLine(Invariant($"| {a} − {b} | {connections} | {P(x.Ttft!.FirstEvent, 50) - P(y.Ttft!.FirstEvent, 50):+0.00;-0.00} | {P(x.Ttft.FirstEvent, 99) - P(y.Ttft.FirstEvent, 99):+0.00;-0.00} | {P(x.Ttft.FirstToken, 50) - P(y.Ttft.FirstToken, 50):+0.00;-0.00} | {P(x.Ttft.FirstToken, 99) - P(y.Ttft.FirstToken, 99):+0.00;-0.00} | {tail}"));
+                    if (runs.FirstOrDefault(r => r.Target == a && r.Connections == connections && r.Round == round) is not { } x
+                        || runs.FirstOrDefault(r => r.Target == b && r.Connections == connections && r.Round == round) is not { } y) continue;
+                    var name = round == 0 ? $"{a} {(ttft ? "−" : "/")} {b}" : $"{a} {(ttft ? "−" : "/")} {b} #{round}";
+                    ratios.Add(x.RequestsPerSecond / y.RequestsPerSecond);
+                    double Cpu(Measurement m, bool withRedis) => (m.Cost.ArmCpu + (withRedis && IsGateway(m.Target) ? m.Cost.RedisCpu : 0)) / m.Requests;
+                    var alloc = x.Cost.Runtime is { AllocatedBytes: >= 0 } ra && y.Cost.Runtime is { } rb && rb.AllocatedBytes > 0
+                        ? Invariant($"{(double)ra.AllocatedBytes / x.Requests / ((double)rb.AllocatedBytes / y.Requests):F2}") : "—";
+                    var tail = Invariant($"{Cpu(x, false) / Cpu(y, false):F2} | {alloc} | {(double)x.Cost.RssPeak / y.Cost.RssPeak:F2} |");
+                    if (ttft)
+                    {
+                        double P(double[] v, double p) => TtftResult.Percentile(v, p);
+                        s.AppendLine(Invariant($"| {name} | {connections} | {P(x.Ttft!.FirstEvent, 50) - P(y.Ttft!.FirstEvent, 50):+0.00;-0.00} | {P(x.Ttft.FirstEvent, 99) - P(y.Ttft.FirstEvent, 99):+0.00;-0.00} | {P(x.Ttft.FirstToken, 50) - P(y.Ttft.FirstToken, 50):+0.00;-0.00} | {P(x.Ttft.FirstToken, 99) - P(y.Ttft.FirstToken, 99):+0.00;-0.00} | {tail}"));
+                    }
+                    else
+                        s.AppendLine(Invariant($"| {name} | {connections} | {x.RequestsPerSecond / y.RequestsPerSecond:F2} | {x.Wrk!.P50 - y.Wrk!.P50:+0.00;-0.00} | {x.Wrk.P99 - y.Wrk.P99:+0.00;-0.00} | {Cpu(x, false) / Cpu(y, false):F2} | {Cpu(x, true) / Cpu(y, true):F2} | {alloc} | {(double)x.Cost.RssPeak / y.Cost.RssPeak:F2} |"));
                 }
-                else
-                    s.AppendLine(Invariant($"| {a} / {b} | {connections} | {x.RequestsPerSecond / y.RequestsPerSecond:F2} | {x.Wrk!.P50 - y.Wrk!.P50:+0.00;-0.00} | {x.Wrk.P99 - y.Wrk.P99:+0.00;-0.00} | {Cpu(x, false) / Cpu(y, false):F2} | {Cpu(x, true) / Cpu(y, true):F2} | {alloc} | {(double)x.Cost.RssPeak / y.Cost.RssPeak:F2} |"));
+                // NOTE: with rounds, the median of the rounds' throughput ratios (and their spread) is the figure to read.
+                if (!ttft && ratios.Count > 1)
+                {
+                    var sorted = ratios.Order().ToList();
+                    var median = sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+                    s.AppendLine(Invariant($"| {a} / {b}, median of {sorted.Count} rounds (min–max {sorted[0]:F2}–{sorted[^1]:F2}) | {connections} | **{median:F2}** | | | | | | |"));
+                }
             }
         s.AppendLine();
     }
@@ -143,7 +157,7 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
             var st = r.Cost.Stages!;
             string Ms(string name) => st.MeanMs(name) is double v ? Invariant($"{v:F3}") : "—";
             var script = r.Cost.Redis?.EvalshaMicros is double us ? Invariant($"{us:F0}") : "—";
-            s.AppendLine(Invariant($"| {r.Target} | {r.Connections} | {Ms(GatewayStages.Names[0])} | {Ms(GatewayStages.Names[1])} | {script} | {Ms(GatewayStages.Names[2])} | {Ms(GatewayStages.Names[3])} |"));
+            s.AppendLine(Invariant($"| {r.Label} | {r.Connections} | {Ms(GatewayStages.Names[0])} | {Ms(GatewayStages.Names[1])} | {script} | {Ms(GatewayStages.Names[2])} | {Ms(GatewayStages.Names[3])} |"));
         }
         s.AppendLine();
     }
@@ -165,7 +179,7 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
             var byCommand = r.Cost.Redis is { } rd
                 ? string.Join(", ", rd.Calls.OrderByDescending(c => c.Value).Take(8).Select(c => Invariant($"{c.Key} {(double)c.Value / r.Requests:F2}")))
                 : "";
-            s.AppendLine(Invariant($"| {r.Target} | {r.Case.Name} | {r.Connections} | {r.Ok:N0} | {r.ChargedMicros:N0} | {complete:N0} | {r.ChargedMicros - complete:N0} | {byCommand} |"));
+            s.AppendLine(Invariant($"| {r.Label} | {r.Case.Name} | {r.Connections} | {r.Ok:N0} | {r.ChargedMicros:N0} | {complete:N0} | {r.ChargedMicros - complete:N0} | {byCommand} |"));
         }
         s.AppendLine();
         s.AppendLine("Exact check (a fixed number of requests per gateway arm and case, each run to its end; for `ttft`, the paced-stream run itself):").AppendLine();

@@ -83,7 +83,8 @@ internal static class ReadYourWritesMiddleware
         var settles = app.ApplicationServices.GetRequiredService<PendingSettles>();
         return app.Use(async (context, next) =>
         {
-            if (settles.Count > 0 && ReadsBilling(context.Request.Path)) await settles.WhenSettledAsync(MaxWait);
+            // NOTE: the path first: a metered request never touches the dictionary (its Count takes every lock).
+            if (ReadsBilling(context.Request.Path)) await settles.WhenSettledAsync(MaxWait);
             await next(context);
         });
     }

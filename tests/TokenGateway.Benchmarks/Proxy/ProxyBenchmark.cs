@@ -169,7 +169,11 @@ internal static class ProxyBenchmark
         }
     }
 
-    /// <summary>The wrk cases, interleaved: for each case and connection count, every arm in turn.</summary>
+    /// <summary>
+    /// The wrk cases, interleaved: for each case and connection count, every arm in turn. With <c>--rounds</c>, even rounds
+    /// take the arms in reverse order, so that of two neighbours (gateway and gateway+rl) neither always runs first: a
+    /// drift of the machine within a round then counts against each of them equally often.
+    /// </summary>
     private static async Task MeasureLoadAsync(
         Context cx, List<Target> targets, List<BenchCase> cases, Func<Target, string, bool> runs, Report report, CancellationToken ct)
     {
@@ -177,7 +181,7 @@ internal static class ProxyBenchmark
         foreach (var bench in cases)
             foreach (var connections in bench.Connections)
                 for (var round = 1; round <= o.Rounds; round++)
-                    foreach (var target in targets.Where(t => runs(t, bench.Name)))
+                    foreach (var target in (round % 2 == 0 ? Enumerable.Reverse(targets) : targets).Where(t => runs(t, bench.Name)))
                     {
                         var m = await MeasureAsync(cx, target, new BenchCaseKey(bench.Name, bench.Title, bench.Stream), connections, async seconds =>
                             (await Wrk.RunAsync(target.BaseUrl, bench, connections, o.WrkThreads, seconds, KeyOf(cx, target), target.Headers, o.WrkCpus, ct), null), ct);

@@ -13,7 +13,7 @@ using TokenGateway.Redis;
 namespace TokenGateway.Benchmarks.Proxy;
 
 /// <summary>
-/// The child side of an arm: <c>serve-mock</c>, <c>serve-yarp --upstream URL</c> or
+/// The child side of an arm: <c>serve-mock</c>, <c>serve-yarp --upstream URL [--redis HOST:PORT [--round-trip ping]]</c> or
 /// <c>serve-gateway --upstream URL --redis HOST:PORT</c> starts that one server on 127.0.0.1:0 in this process, opens
 /// its <see cref="StatsListener"/>, prints one <see cref="ReadyPrefix"/> line of JSON on stdout and serves until its
 /// stdin closes (the harness ended or died) or SIGTERM.
@@ -53,8 +53,9 @@ internal static class ArmServer
                 }
                 break;
             case "serve-yarp":
-                var yarp = await BareForwarder.StartAsync(Arg("--upstream"), Optional("--ca-file"));
+                var yarp = await BareForwarder.StartAsync(Arg("--upstream"), Optional("--ca-file"), Optional("--redis"), ping: Optional("--round-trip") == "ping");
                 (server, waitForShutdown, ready["url"]) = (yarp, yarp.WaitForShutdownAsync, yarp.BaseUrl);
+                stats.RedisOperations = () => yarp.RedisOperations;
                 break;
             default:
                 var gateway = await StartGatewayAsync(Arg("--upstream"), Arg("--redis"), Optional("--ca-file"));

@@ -85,6 +85,18 @@ internal static class ProxyBenchmark
             string[] trust = mock.CaFile is null ? [] : ["--ca-file", mock.CaFile];
             var yarp = await ArmProcess.StartAsync("serve-yarp", ["--upstream", mock.BaseUrl, .. trust], none, gatewayConfig, ct);
             arms.Add(yarp);
+            // The floor (--floor, --floor-ping): bare YARP plus two round trips to the benchmark's redis-server a request.
+            var floors = new List<(string Name, ArmProcess Arm, string Settings)>();
+            foreach (var (name, _, roundTrip, what) in new[]
+            {
+                ("yarp+redis", options.Floor, "evalsha", $"EVALSHA of \"{BareForwarder.FloorScript}\""),
+                ("yarp+ping", options.FloorPing, "ping", "PING"),
+            }.Where(f => f.Item2))
+            {
+                var arm = await ArmProcess.StartAsync("serve-yarp", ["--upstream", mock.BaseUrl, "--redis", redis.Configuration, "--round-trip", roundTrip, .. trust], none, gatewayConfig, ct);
+                arms.Add(arm);
+                floors.Add((name, arm, $"bare IHttpForwarder, the gateway's runtimeconfig and Redis client settings; one {what} awaited before forwarding, one started after"));
+            }
             var gateways = new List<(string Name, ArmProcess Arm, string Settings)>();
             foreach (var variant in options.Variants.Prepend(new GatewayVariant("", none)))
             {
@@ -114,6 +126,7 @@ internal static class ProxyBenchmark
             [
                 new("direct", mock.BaseUrl, [], mock.Pid, mock.StatsPort, IsGateway: false, "mock upstream, server GC"),
                 new("yarp", yarp.BaseUrl, [], yarp.Pid, yarp.StatsPort, IsGateway: false, "bare IHttpForwarder, the gateway's runtimeconfig"),
+                .. floors.Select(f => new Target(f.Name, f.Arm.BaseUrl, [], f.Arm.Pid, f.Arm.StatsPort, IsGateway: false, f.Settings, Floor: true)),
                 .. gateways.Select(g => new Target(g.Name, g.Arm.BaseUrl, [], g.Arm.Pid, g.Arm.StatsPort, IsGateway: true, g.Settings)),
                 .. admin.Limited is null ? Array.Empty<Target>()
                     : [new Target("gateway+rl", gateways[0].Arm.BaseUrl, [], gateways[0].Arm.Pid, gateways[0].Arm.StatsPort, IsGateway: true,
@@ -129,7 +142,7 @@ internal static class ProxyBenchmark
             }
             bool Runs(Target t, string caseName) => !skipped.Any(s => s.Target == t && s.Case == caseName);
 
-            var startups = string.Join(", ", new[] { ("mock", mock), ("yarp", yarp) }.Concat(gateways.Select(g => (g.Name, g.Arm)))
+            var startups = string.Join(", ", new[] { ("mock", mock), ("yarp", yarp) }.Concat(floors.Select(f => (f.Name, f.Arm))).Concat(gateways.Select(g => (g.Name, g.Arm)))
                 .Select(a => string.Create(CultureInfo.InvariantCulture, $"{a.Item1} {a.Item2.Startup.TotalMilliseconds:F0} ms")));
             var report = new Report(options,
                 [.. EnvironmentLines(options, loadBefore, targets, portkeyNote), RuntimeConfigLine(gatewayConfig), $"start-up: process start to ready (started one after the other): {startups}"],
@@ -257,7 +270,7 @@ internal static class ProxyBenchmark
         long? before = target.IsGateway ? await cx.Admin.SettledBalanceMicrosAsync(target.Account, ct) : null;
         var loadAverage = ProcStat.LoadAverage();
         var runtimeBefore = target.StatsPort is int port ? await StatsListener.ReadAsync(port, ct) : null;
-        var redisBefore = target.IsGateway ? await RedisStats.ReadAsync(cx.Redis) : null;
+        var redisBefore = target.UsesRedis ? await RedisStats.ReadAsync(cx.Redis) : null;
         var stagesBefore = target.IsGateway ? await GatewayStages.ReadAsync(cx.Scraper, target.BaseUrl, ct) : null;
         var self = System.Environment.ProcessId;
         var pids = new[] { target.Pid, cx.MockPid, cx.RedisPid, self };
@@ -269,7 +282,7 @@ internal static class ProxyBenchmark
         var cpu = pids.Select((pid, i) => ProcStat.CpuSeconds(pid) - cpuBefore[i]).ToArray();
         var machine = ProcStat.MachineBusySeconds() - machineBefore;
         var (peak, average) = await rss.StopAsync();
-        var redis = target.IsGateway ? (await RedisStats.ReadAsync(cx.Redis)).Minus(redisBefore!) : null;
+        var redis = target.UsesRedis ? (await RedisStats.ReadAsync(cx.Redis)).Minus(redisBefore!) : null;
         var stages = target.IsGateway ? (await GatewayStages.ReadAsync(cx.Scraper, target.BaseUrl, ct)).Minus(stagesBefore!) : null;
         var runtime = target.StatsPort is int p ? (await StatsListener.ReadAsync(p, ct)).Minus(runtimeBefore!) : null;
         long? charged = target.IsGateway ? before - await cx.Admin.SettledBalanceMicrosAsync(target.Account, ct) : null;

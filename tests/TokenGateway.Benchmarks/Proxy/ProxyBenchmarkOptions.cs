@@ -73,6 +73,15 @@ internal sealed record ProxyBenchmarkOptions
     /// </summary>
     public int Rounds { get; init; } = 1;
 
+    /// <summary>
+    /// Adds the target <c>yarp+redis</c>: a second bare-YARP arm that makes the gateway's two Redis round trips per request,
+    /// each an EVALSHA of a one-line script (the floor of the two-round-trip design, issue 14), interleaved with the others.
+    /// </summary>
+    public bool Floor { get; init; }
+
+    /// <summary>Adds the target <c>yarp+ping</c>: the same with a PING for each round trip (the round trip without Lua).</summary>
+    public bool FloorPing { get; init; }
+
     /// <summary>Where the Markdown report is also written; null prints it only.</summary>
     public string? OutFile { get; init; }
 
@@ -80,7 +89,8 @@ internal sealed record ProxyBenchmarkOptions
         proxy [--duration S] [--warmup S] [--jit-warmup S] [--connections 1,32] [--large-connections N]
               [--cases small,stream,8k,64k,ttft] [--ttft-connections N] [--pace-ms MS]
               [--variant NAME:VAR=VALUE[,VAR=VALUE…]]… [--threads N] [--wrk-cpus LIST]
-              [--portkey DIR] [--check-requests N] [--no-gzip] [--mock-https] [--rate-limits all|typical] [--rounds N] [--out FILE]
+              [--portkey DIR] [--check-requests N] [--no-gzip] [--mock-https] [--rate-limits all|typical] [--rounds N]
+              [--floor] [--floor-ping] [--out FILE]
         """;
 
     public static ProxyBenchmarkOptions Parse(string[] args)
@@ -109,6 +119,8 @@ internal sealed record ProxyBenchmarkOptions
                 "--no-gzip" => o with { MockGzip = false },
                 "--mock-https" => o with { MockHttps = true },
                 "--rate-limits" => o with { RateLimits = Value() is var mode && mode is "all" or "typical" ? mode : throw new ArgumentException($"--rate-limits: all or typical.\n{Usage}") },
+                "--floor" => o with { Floor = true },
+                "--floor-ping" => o with { FloorPing = true },
                 "--out" => o with { OutFile = Path.GetFullPath(Value()) },
                 _ => throw new ArgumentException($"Unknown option {args[i]}.\n{Usage}"),
             };

@@ -14,6 +14,9 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
 
     private static bool IsGateway(string target) => target.StartsWith("gateway", StringComparison.Ordinal);
 
+    /// <summary>A gateway, or a floor target (<c>yarp+redis</c>, <c>yarp+ping</c>: bare YARP with two Redis round trips).</summary>
+    private static bool UsesRedis(string target) => IsGateway(target) || target.StartsWith("yarp+", StringComparison.Ordinal);
+
     public bool Passed => _checks.All(c => c.Passed) && _runs.Where(r => IsGateway(r.Target)).All(r =>
         r.Wrk is { } w ? w.Non200 == 0 && w.Incomplete == 0 : r.Ttft!.Non200 == 0 && r.Ttft.Incomplete == 0);
 
@@ -74,12 +77,12 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
         var c = r.Cost;
         double PerRequest(double seconds) => seconds / r.Requests * 1e6;
         var mock = c.MockCpu == 0 ? "—" : Invariant($"{PerRequest(c.MockCpu):F0}");
-        var redis = IsGateway(r.Target) ? Invariant($"{PerRequest(c.RedisCpu):F0}") : "—";
+        var redis = UsesRedis(r.Target) ? Invariant($"{PerRequest(c.RedisCpu):F0}") : "—";
         // NOTE: GC.GetTotalAllocatedBytes was seen to go backwards across a run under server GC with DATAS (heaps
         // removed as the load changes): a negative difference is shown as unknown, not as a figure.
         var alloc = c.Runtime is { } rt ? rt.AllocatedBytes < 0 ? "n/a" : Invariant($"{rt.AllocatedBytes / 1024.0 / r.Requests:F1}") : "—";
         var gcs = c.Runtime is { } g ? $"{g.Gen0}/{g.Gen1}/{g.Gen2}" : "—";
-        var roundTrips = IsGateway(r.Target) && c.Runtime is { } ops ? Invariant($"{(double)ops.RedisOperations / r.Requests:F2}") : "—";
+        var roundTrips = UsesRedis(r.Target) && c.Runtime is { } ops ? Invariant($"{(double)ops.RedisOperations / r.Requests:F2}") : "—";
         var commands = c.Redis is { } rd ? Invariant($"{(double)rd.Commands / r.Requests:F1}") : "—";
         var jit = c.Runtime is { } j ? Invariant($"{j.JitMethods}") : "—";
         var heap = c.Runtime is { } h ? Invariant($"{h.GcCommittedBytes / 1048576.0:F0}") : "—";
@@ -90,10 +93,13 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
     private static double Other(Measurement r)
     {
         var c = r.Cost;
-        return Math.Max(0, c.MachineCpu - c.ArmCpu - c.MockCpu - (IsGateway(r.Target) ? c.RedisCpu : 0) - c.WrkCpu) / r.Seconds;
+        return Math.Max(0, c.MachineCpu - c.ArmCpu - c.MockCpu - (UsesRedis(r.Target) ? c.RedisCpu : 0) - c.WrkCpu) / r.Seconds;
     }
 
-    /// <summary>Each gateway arm against bare YARP (and each variant against the default gateway), bare YARP against the mock.</summary>
+    /// <summary>
+    /// Each gateway arm against bare YARP (and each variant against the default gateway), bare YARP against the mock; a floor
+    /// target against bare YARP, and the gateway against it.
+    /// </summary>
     private void RenderComparisons(StringBuilder s, List<Measurement> runs)
     {
         var ttft = runs[0].Case.Name == "ttft";
@@ -104,6 +110,7 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
         var targets = runs.Select(r => r.Target).Distinct().ToList();
         var pairs = targets.Where(IsGateway).Select(g => (g, "yarp"))
             .Concat(targets.Where(t => IsGateway(t) && t != "gateway").Select(v => (v, "gateway")))
+            .Concat(targets.Where(t => UsesRedis(t) && !IsGateway(t)).SelectMany(f => new[] { (f, "yarp"), ("gateway", f) }))
             .Append(("yarp", "direct")).Append(("portkey", "direct")).Append(("gateway", "portkey"));
         var rounds = runs.Select(r => r.Round).Distinct().Order().ToList();
         foreach (var connections in runs.Select(r => r.Connections).Distinct())
@@ -116,7 +123,7 @@ internal sealed class Report(ProxyBenchmarkOptions options, IReadOnlyList<string
                         || runs.FirstOrDefault(r => r.Target == b && r.Connections == connections && r.Round == round) is not { } y) continue;
                     var name = round == 0 ? $"{a} {(ttft ? "−" : "/")} {b}" : $"{a} {(ttft ? "−" : "/")} {b} #{round}";
                     ratios.Add(x.RequestsPerSecond / y.RequestsPerSecond);
-                    double Cpu(Measurement m, bool withRedis) => (m.Cost.ArmCpu + (withRedis && IsGateway(m.Target) ? m.Cost.RedisCpu : 0)) / m.Requests;
+                    double Cpu(Measurement m, bool withRedis) => (m.Cost.ArmCpu + (withRedis && UsesRedis(m.Target) ? m.Cost.RedisCpu : 0)) / m.Requests;
                     var alloc = x.Cost.Runtime is { AllocatedBytes: >= 0 } ra && y.Cost.Runtime is { } rb && rb.AllocatedBytes > 0
                         ? Invariant($"{(double)ra.AllocatedBytes / x.Requests / ((double)rb.AllocatedBytes / y.Requests):F2}") : "—";
                     var tail = Invariant($"{Cpu(x, false) / Cpu(y, false):F2} | {alloc} | {(double)x.Cost.RssPeak / y.Cost.RssPeak:F2} |");

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Redis-side cost of the hot path's two scripts, without the gateway: N reserve+settle pairs of one account (the proxy
-# benchmark's request: gpt-4o-mini, 40 + 12 tokens) sent by redis-cli to a redis-server of its own on a free loopback
-# port, then redis-server's CPU per pair (/proc utime+stime), EVALSHA's time per call and the commands per pair
-# (INFO commandstats). The scripts are taken from a git revision (default: the working tree), so two revisions compare
-# in one sitting:   scripts/bench-lua.sh [-n 2000] [-l all|typical] [REV ...]
-# -l sets rate limits like the proxy benchmark's --rate-limits. Interleave revisions and repeat: a shared 2-core machine
-# moves these figures by ±20 % between runs. Measured reasons for the scripts' shape are in docs/benchmarks/proxy.md.
+# Redis-side cost of the hot path's two scripts, without the gateway: N reserve+settle pairs (the proxy benchmark's
+# request: gpt-4o-mini, 40 + 12 tokens) sent by redis-cli to a redis-server of its own on a free loopback port. The
+# scripts are taken from a git revision or a directory holding src/ (default: the working tree), so versions compare in
+# one sitting:   scripts/bench-lua.sh [-n 2000] [-l all|typical] [-p] [REV|DIR ...]
+# Default: one account (-l sets rate limits like the proxy benchmark's --rate-limits); redis-server's CPU per pair
+# (/proc utime+stime), EVALSHA's time per call and the commands per pair (INFO commandstats). A shared 2-core machine
+# moves these by ±20 % between runs: interleave revisions and repeat.
+# -p (paired): what the typical rate limits cost, robust to that noise. Two accounts, one without limits and one with the
+# typical three, take turns request by request (the order alternating, since the second of two like calls finds warmer
+# caches); SLOWLOG (threshold 0) gives each call's own time, and the medians per script and account are compared.
+# Measured reasons for the scripts' shape are in docs/benchmarks/proxy.md.
 set -euo pipefail
-n=2000 limits=""
-while getopts "n:l:" o; do case $o in n) n=$OPTARG;; l) limits=$OPTARG;; *) exit 2;; esac; done
+n=2000 limits="" paired=""
+while getopts "n:l:p" o; do case $o in n) n=$OPTARG;; l) limits=$OPTARG;; p) paired=1;; *) exit 2;; esac; done
 shift $((OPTIND - 1))
 revs=("${@:-WORKTREE}")
 root=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
@@ -19,38 +23,71 @@ trap 'kill "$(cat "$work/redis.pid")" 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 rpid=$(cat "$work/redis.pid")
 cli() { redis-cli -p "$port" "$@"; }
-script() { # revision, name: ratelimit.lua + prelude.lua + the script, as BillingScripts.Load joins them
+script() { # revision or directory, name: ratelimit.lua + prelude.lua + the script, as BillingScripts.Load joins them
   for f in ratelimit prelude "$2"; do
-    if [ "$1" = WORKTREE ]; then cat "$root/src/TokenGateway/Billing/Scripts/$f.lua"; else git -C "$root" show "$1:src/TokenGateway/Billing/Scripts/$f.lua"; fi
+    if [ "$1" = WORKTREE ]; then cat "$root/src/TokenGateway/Billing/Scripts/$f.lua"
+    elif [ -d "$1" ]; then cat "$1/src/TokenGateway/Billing/Scripts/$f.lua"
+    else git -C "$root" show "$1:src/TokenGateway/Billing/Scripts/$f.lua"; fi
     echo
   done
 }
 cpu() { awk '{print $14 + $15}' "/proc/$rpid/stat"; }
 json='{"rpm":1000000000,"tpm":1000000000000,"rpd":1000000000,"max_in_flight":100000,"models":{"gpt-4o-mini":{"rpm":1000000000,"tpm":1000000000000}}}'
 compact='1000000000 1000000000000 1000000000 100000 gpt-4o-mini=1000000000,1000000000000'
-for rev in "${revs[@]}"; do
-  cli flushall >/dev/null
-  reserve=$(cli SCRIPT LOAD "$(script "$rev" reserve)")
-  settle=$(cli SCRIPT LOAD "$(script "$rev" settle)")
-  a='{acct:b}'
+account() { # revision, account id, limits: a funded account and its key
+  local a="{acct:$2}"
   cli HSET "$a" balance 100000000000 >/dev/null
   cli HSET "$a:grants" g1 100000000000 >/dev/null
   cli ZADD "$a:grant_order" 4102444800000 g1 >/dev/null
   cli HSET "$a:key:k1" sha s1 status active project default >/dev/null
   # The limits in the revision's stored form: compact since ratelimit.lua has rl_parse, JSON before.
-  if script "$rev" ratelimit | grep -q rl_parse; then all=$compact typical_k='1000000000 1000000000000 0 0' typical_a='0 1000000000000 0 0'
+  if script "$1" ratelimit | grep -q rl_parse; then all=$compact typical_k='1000000000 1000000000000 0 0' typical_a='0 1000000000000 0 0'
   else all=$json typical_k='{"rpm":1000000000,"tpm":1000000000000}' typical_a='{"tpm":1000000000000}'; fi
-  case $limits in
+  case $3 in
     all) cli HSET "$a" rl:k:k1 "$all" rl:a "$all" >/dev/null ;;
     typical) cli HSET "$a" rl:k:k1 "$typical_k" rl:a "$typical_a" >/dev/null ;;
   esac
-  keys="$a $a:holds $a:hold_exp $a:grant_order $a:grants $a:ledger $a:outbox $a:outbox_due"
-  now=1795400000000
-  for i in $(seq 1 "$n"); do
-    t=$((now + i * 10))
-    echo "EVALSHA $reserve 9 $keys $a:key:k1 s1 $t req$i gpt-4o-mini 202611 k1 6 600000 64 1 1 16 0 900000 1000000 60"
-    echo "EVALSHA $settle 13 $keys $a:settled:req$i $a:usage:20261123 $a:key:k1 $a:usage_h:2026112305 $a:usage_m:202611230530 req$i $t 14 202611 k1 gpt-4o-mini 31536000000 31536000000 86400000 1800000 3024000000 172800000 5000000 52 3 input_tokens 40 output_tokens 12 service_tier default input_tokens 40 cached_tokens 0 output_tokens 12 li:input 6000000 li:output 7200000"
-  done > "$work/commands"
+}
+call() { # reserve|settle, account id, request number
+  local a="{acct:$2}" t=$((1795400000000 + $3 * 10))
+  local keys="$a $a:holds $a:hold_exp $a:grant_order $a:grants $a:ledger $a:outbox $a:outbox_due"
+  if [ "$1" = reserve ]; then
+    echo "EVALSHA $reserve 9 $keys $a:key:k1 s1 $t req$3 gpt-4o-mini 202611 k1 6 600000 64 1 1 16 0 900000 1000000 60"
+  else
+    echo "EVALSHA $settle 13 $keys $a:settled:req$3 $a:usage:20261123 $a:key:k1 $a:usage_h:2026112305 $a:usage_m:202611230530 req$3 $t 14 202611 k1 gpt-4o-mini 31536000000 31536000000 86400000 1800000 3024000000 172800000 5000000 52 3 input_tokens 40 output_tokens 12 service_tier default input_tokens 40 cached_tokens 0 output_tokens 12 li:input 6000000 li:output 7200000"
+  fi
+}
+for rev in "${revs[@]}"; do
+  cli flushall >/dev/null
+  reserve=$(cli SCRIPT LOAD "$(script "$rev" reserve)")
+  settle=$(cli SCRIPT LOAD "$(script "$rev" settle)")
+  if [ -n "$paired" ]; then
+    account "$rev" none ""
+    account "$rev" typical typical
+    for i in $(seq 1 "$n"); do
+      if [ $((i % 2)) = 0 ]; then order="none typical"; else order="typical none"; fi
+      for s in reserve settle; do for x in $order; do call $s "$x" "$i"; done; done
+    done > "$work/commands"
+    cli config set slowlog-log-slower-than 0 >/dev/null
+    cli config set slowlog-max-len $((n * 4 + 10)) >/dev/null
+    cli slowlog reset >/dev/null
+    cli < "$work/commands" > "$work/replies"
+    errors=$(grep -c ERR "$work/replies" || true)
+    cli --json slowlog get $((n * 4 + 10)) | python3 -c '
+import json, statistics, sys
+reserve, rev, errors = sys.argv[1:]
+calls = {}
+for _, _, us, args, *rest in json.load(sys.stdin):
+    if args and args[0].upper() == "EVALSHA":
+        calls.setdefault(("reserve" if args[1] == reserve else "settle") + " " + args[3].split(":")[1][:-1], []).append(us)
+m = {k: statistics.median(v) for k, v in calls.items()}
+r0, r1, s0, s1 = m["reserve none"], m["reserve typical"], m["settle none"], m["settle typical"]
+print(f"{rev}: median µs a call: reserve {r0:.0f} / typical {r1:.0f}, settle {s0:.0f} / typical {s1:.0f}; "
+      f"the typical limits cost {r1 - r0:+.1f} µs a reserve, {s1 - s0:+.1f} a settle; errors {errors}")' "$reserve" "$rev" "$errors"
+    continue
+  fi
+  account "$rev" b "$limits"
+  for i in $(seq 1 "$n"); do call reserve b "$i"; call settle b "$i"; done > "$work/commands"
   cli config resetstat >/dev/null
   before=$(cpu)
   cli < "$work/commands" > "$work/replies"

@@ -75,28 +75,22 @@ internal sealed class BareForwarder : IAsyncDisposable
         var config = ForwarderRequestConfig.Empty;
         // NOTE: the client the gateway configures (RedisConnector.Configure: RESP2, its timeouts, no abort on connect fail).
         var multiplexer = redis is null ? null : await ConnectionMultiplexer.ConnectAsync(RedisConnector.Configure(new RedisOptions { Configuration = redis }));
-        if (multiplexer is null)
-        {
-            app.Map("/v1/{**path}", async context =>
-            {
-                await forwarder.SendAsync(context, upstream, client, config, HttpTransformer.Default);
-            });
-        }
-        else
+        Func<Task>? roundTrip = null;
+        if (multiplexer is not null)
         {
             var db = multiplexer.GetDatabase();
             var sha = await multiplexer.GetServer(multiplexer.GetEndPoints()[0]).ScriptLoadAsync(FloorScript);
             RedisKey[] keys = ["{floor}:a"];
-            Task RoundTrip() => ping ? db.PingAsync() : db.ScriptEvaluateAsync(sha, keys);
-            app.Map("/v1/{**path}", async context =>
-            {
-                await RoundTrip();
-                await forwarder.SendAsync(context, upstream, client, config, HttpTransformer.Default);
-                // NOTE: as the gateway's settle: started once the forwarder has returned, not awaited (a failure shows in the
-                // awaited round trip of the next request).
-                _ = RoundTrip().ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
-            });
+            roundTrip = ping ? () => db.PingAsync() : () => db.ScriptEvaluateAsync(sha, keys);
         }
+        app.Map("/v1/{**path}", async context =>
+        {
+            if (roundTrip is not null) await roundTrip();
+            await forwarder.SendAsync(context, upstream, client, config, HttpTransformer.Default);
+            // NOTE: as the gateway's settle: started once the forwarder has returned, not awaited (a failure shows in the
+            // awaited round trip of the next request).
+            if (roundTrip is not null) _ = roundTrip().ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+        });
         var host = new BareForwarder(app, client, trust, multiplexer);
         await app.StartAsync();
         host.BaseUrl = app.Urls.First().TrimEnd('/');

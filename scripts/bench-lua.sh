@@ -11,16 +11,23 @@
 # caches); SLOWLOG (threshold 0) gives each call's own time, and the medians per script and account are compared.
 # Measured reasons for the scripts' shape are in docs/benchmarks/proxy.md.
 set -euo pipefail
-n=2000 limits="" paired=""
-while getopts "n:l:p" o; do case $o in n) n=$OPTARG;; l) limits=$OPTARG;; p) paired=1;; *) exit 2;; esac; done
+n=2000 limits="" paired="" grind=""
+while getopts "n:l:pc" o; do case $o in n) n=$OPTARG;; l) limits=$OPTARG;; p) paired=1;; c) grind=1;; *) exit 2;; esac; done
 shift $((OPTIND - 1))
 revs=("${@:-WORKTREE}")
 root=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --pidfile "$work/redis.pid" --dir "$work" >/dev/null
+if [ -n "$grind" ]; then
+  # Under callgrind (valgrind): instructions executed are the same run after run, where time on a shared VM is not.
+  valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >/dev/null 2>"$work/valgrind.log" &
+  echo $! > "$work/redis.pid"
+else
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --pidfile "$work/redis.pid" --dir "$work" >/dev/null
+fi
 trap 'kill "$(cat "$work/redis.pid")" 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 300); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 rpid=$(cat "$work/redis.pid")
 cli() { redis-cli -p "$port" "$@"; }
 script() { # revision or directory, name: ratelimit.lua + prelude.lua + the script, as BillingScripts.Load joins them
@@ -61,6 +68,28 @@ for rev in "${revs[@]}"; do
   cli flushall >/dev/null
   reserve=$(cli SCRIPT LOAD "$(script "$rev" reserve)")
   settle=$(cli SCRIPT LOAD "$(script "$rev" settle)")
+  if [ -n "$grind" ]; then
+    for x in none typical; do
+      account "$rev" "$x" "$([ $x = none ] || echo typical)"
+      for i in $(seq 1 20); do call reserve "$x" "$i"; call settle "$x" "$i"; done | cli >/dev/null
+      for s in reserve settle; do
+        for i in $(seq 21 $((20 + n))); do call $s "$x" "$i"; done > "$work/$s"
+      done
+      for s in reserve settle; do
+        rm -f "$work"/cg.out*
+        callgrind_control -z "$rpid" >/dev/null 2>&1
+        cli < "$work/$s" > "$work/replies"
+        callgrind_control -d "$rpid" >/dev/null 2>&1
+        [ -z "${KEEP:-}" ] || cat "$work"/cg.out.* > "$KEEP.$s.$x"
+        errors=$(grep -c ERR "$work/replies" || true)
+        ir=$(cat "$work"/cg.out* | sed -n 's/^summary: \([0-9]*\).*/\1/p;' | awk '{s += $1} END {print s}')
+        eval "ir_${s}_$x=$ir"
+        [ "$errors" = 0 ] || echo "$rev: $errors errors ($s, $x)"
+      done
+    done
+    echo "$rev: instructions a call: reserve $((ir_reserve_none / n)) / typical $((ir_reserve_typical / n)), settle $((ir_settle_none / n)) / typical $((ir_settle_typical / n)); the typical limits cost $(((ir_reserve_typical - ir_reserve_none) / n)) a reserve, $(((ir_settle_typical - ir_settle_none) / n)) a settle"
+    continue
+  fi
   if [ -n "$paired" ]; then
     account "$rev" none ""
     account "$rev" typical typical
@@ -80,9 +109,13 @@ calls = {}
 for _, _, us, args, *rest in json.load(sys.stdin):
     if args and args[0].upper() == "EVALSHA":
         calls.setdefault(("reserve" if args[1] == reserve else "settle") + " " + args[3].split(":")[1][:-1], []).append(us)
-m = {k: statistics.median(v) for k, v in calls.items()}
+# SLOWLOG counts whole µs: a mean of the middle half resolves what a median cannot, and outliers do not move it.
+def mid(v):
+    v = sorted(v)
+    return statistics.mean(v[len(v) // 4: len(v) - len(v) // 4])
+m = {k: mid(v) for k, v in calls.items()}
 r0, r1, s0, s1 = m["reserve none"], m["reserve typical"], m["settle none"], m["settle typical"]
-print(f"{rev}: median µs a call: reserve {r0:.0f} / typical {r1:.0f}, settle {s0:.0f} / typical {s1:.0f}; "
+print(f"{rev}: µs a call (mean of the middle half): reserve {r0:.1f} / typical {r1:.1f}, settle {s0:.1f} / typical {s1:.1f}; "
       f"the typical limits cost {r1 - r0:+.1f} µs a reserve, {s1 - s0:+.1f} a settle; errors {errors}")' "$reserve" "$rev" "$errors"
     continue
   fi

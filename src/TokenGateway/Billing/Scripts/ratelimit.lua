@@ -10,183 +10,210 @@
 -- (prelude's hold_value). Key ids, project ids and model names (validated by the admin API) have no spaces, `=`, `,`
 -- or `|`.
 -- Written for Redis's Lua, where a table, a closure, a JSON decode or a string.format per limit cost more than the
--- limit's arithmetic (docs/benchmarks/proxy.md, issue 16): nothing is decoded, the limits are parallel arrays, numbers
--- go to redis.call as they are (Redis writes a Lua number with %.17g: exact), and a request costs one HMGET and one
--- HSET of the state at admission and one HINCRBY per in-flight or token limit at its end.
+-- limit's arithmetic (docs/benchmarks/proxy.md, issue 16): nothing is decoded, the limits are one flat array with
+-- explicit counts (a table that grows is rehashed at each power of two; `#` is a search), library functions are
+-- locals, numbers go to redis.call as they are (Redis writes a Lua number with %.17g: exact), and a request costs one
+-- HMGET and one HSET of the state at admission and one HINCRBY per in-flight or token limit at its end.
+-- scripts/bench-lua.sh measures the whole; a loop of these functions in one script, against a stub `redis`, their own
+-- cost (docs/benchmarks/proxy.md).
 local rl_state = KEYS[1] .. ':rl'
+local byte, find, match, pack, unpack_bytes = string.byte, string.find, string.match, struct.pack, struct.unpack
 
--- Window lengths (ms) of the per-minute and per-day limits.
-local rl_period = {rpm = 60000, tpm = 60000, rpd = 86400000}
+-- The kinds of limit: their window (ms, 0: none) and name. A token bucket's give-back field follows its own in `reads`.
+local RL_IN_FLIGHT, RL_RPM, RL_RPD, RL_TPM = 0, 1, 2, 3
+local rl_period = {60000, 86400000, 60000}
+local rl_window = {'rpm', 'rpd', 'tpm'}
 
 -- GCRA (the generic cell rate algorithm): a limit of L units per period P admits L at once and then one every P/L
 -- (`interval`). Its only state is the theoretical arrival time `tat` (ms, a double): max(tat, now) - now is the
 -- part of the window in use, so (max(tat, now) - now) / interval units are used now, and tat - now is when the bucket
 -- is full again (OpenAI's reset). Exact across replicas: every check and update happens inside one script.
+-- A tat is stored as its 8 bytes (struct '<d'): exact, and a number argument costs Redis a %.17g (glibc's printf_fp) and
+-- its reading a strtod, each several times the cost of the pack or unpack (callgrind, docs/benchmarks/proxy.md). A
+-- tat stored as a decimal (before) is still read; a replica of that version reads a packed one as an empty bucket, so
+-- during a rolling upgrade its requests see the limits as they were at the upgrade, at most one window more.
+local function rl_tat(v)
+  if not v then
+    return 0
+  end
+  if #v == 8 then
+    return (unpack_bytes('<d', v))
+  end
+  return tonumber(v) or 0
+end
 
-local rl_none = {headers = {-1, 0, 0, -1, 0, 0}}
+-- math.floor(x), exactly (x % 1 is x - floor(x)), without the cost of a call (-rl_floor(-x) is math.ceil(x)).
+local function rl_floor(x)
+  return x - x % 1
+end
 
 -- A scope's limits as stored (RateLimitSettings.ToStored): `<rpm> <tpm> <rpd> <max in flight>` (0: no such limit), then
 -- ` <model>=<rpm>,<tpm>` per model with limits of its own. Returns rpm, tpm, rpd, max in flight, and the model's rpm
 -- and tpm (0: none). A set stored as JSON (before this form; still valid) is decoded.
 local function rl_parse(s, model, needle)
-  if string.byte(s, 1) == 123 then
+  if byte(s, 1) == 123 then
     local d = cjson.decode(s)
     local m = type(d.models) == 'table' and d.models[model]
     m = type(m) == 'table' and m or {}
     return tonumber(d.rpm) or 0, tonumber(d.tpm) or 0, tonumber(d.rpd) or 0, tonumber(d.max_in_flight) or 0,
       tonumber(m.rpm) or 0, tonumber(m.tpm) or 0
   end
-  local rpm, tpm, rpd, cap = string.match(s, '^(%d+) (%d+) (%d+) (%d+)')
-  local m_rpm, m_tpm = 0, 0
-  local at = string.find(s, needle, 1, true)
+  -- `0` (no such limit, the most common value) is compared rather than converted: a tonumber is a strtod.
+  local rpm, tpm, rpd, cap = match(s, '^(%d+) (%d+) (%d+) (%d+)')
+  rpm, tpm = rpm ~= '0' and tonumber(rpm) or 0, tpm ~= '0' and tonumber(tpm) or 0
+  rpd, cap = rpd ~= '0' and tonumber(rpd) or 0, cap ~= '0' and tonumber(cap) or 0
+  local at = find(s, needle, 1, true)
   if at then
-    m_rpm, m_tpm = string.match(s, '^(%d+),(%d+)', at + #needle)
+    local m_rpm, m_tpm = match(s, '^(%d+),(%d+)', at + #needle)
+    return rpm, tpm, rpd, cap, tonumber(m_rpm), tonumber(m_tpm)
   end
-  return tonumber(rpm), tonumber(tpm), tonumber(rpd), tonumber(cap), tonumber(m_rpm), tonumber(m_tpm)
+  return rpm, tpm, rpd, cap, 0, 0
 end
 
--- A request's limits are one flat table, six slots each (a table per limit cost more than its arithmetic): the index of
--- its config, its window, its limit, the index of its state field in `reads` (a token bucket's give-back field follows
--- it), then, set by rl_admit, the value rl_commit writes and whether a give-back was applied.
-local function rl_add(l, reads, c, field, window, limit)
-  local k = #l + 1
-  reads[#reads + 1] = field
-  l[k], l[k + 1], l[k + 2], l[k + 3], l[k + 4], l[k + 5] = c, window, limit, #reads, false, false
-  if window == 'tpm' then
-    reads[#reads + 1] = field .. ':b'
+-- A limit in the request's flat array `l`, four slots each: the index of its scope (1 key, 2 project, 3 account), its
+-- kind, its limit, the index of its state field in `reads`. Returns the new counts of `l` and `reads`.
+local function rl_add(l, reads, n, nr, c, kind, limit, field)
+  l[n + 1], l[n + 2], l[n + 3], l[n + 4] = c, kind, limit, nr + 1
+  reads[nr + 1] = field
+  if kind == RL_TPM then
+    reads[nr + 2] = field .. ':b'
+    return n + 4, nr + 2
   end
+  return n + 4, nr + 1
 end
 
--- The scopes of a request's limits, in the order they are checked (which decides ties): name (for a refusal), and the
--- prefix of their state fields given the key id or project.
-local rl_scopes = {{'key', 'k:'}, {'project', 'p:'}, {'account', 'a'}}
+-- The scopes of a request's limits, in the order they are checked (which decides ties), by name (for a refusal).
+local rl_scopes = {'key', 'project', 'account'}
 
--- Checks every limit that applies to a request, counting nothing. `stored`: the limit sets (or false) of the key, its
--- project and the account; a set's limits apply to every model, its model's to that model too, checked per set in this
--- order: its rpm, rpd, tpm, the model's rpm, tpm, then in flight.
--- Returns {l, reads (see rl_add), tokens, refused = the limit that makes the request wait longest (nil: none),
--- headers = the tightest request and token limits}; rl_none without limits (then nothing is built: most requests).
-local function rl_admit(now, model, tokens, key_id, project, stored)
-  local l, reads, needle
+-- Checks every limit that applies to a request, counting nothing. k_set, p_set, a_set: the limit sets (or false) of the
+-- key, its project and the account; a set's limits apply to every model, its model's to that model too, checked per
+-- set in this order: its rpm, rpd, tpm, the model's rpm, tpm, then in flight.
+-- Returns, as values rather than a table (a table per request cost more than the values): the limit that makes the
+-- request wait longest (nil: none), the state's writes should the request be admitted (nil: no limit applies, most
+-- requests; see rl_commit), the request's record for its hold (nil: nothing for rl_finish to do), then the headers:
+-- limit, remaining and reset (ms) of the tightest request limit and of the tightest token limit (limit -1: none).
+-- The record is the tokens charged, then the fields rl_finish changes: its token buckets' give-back fields (`:b`) and its
+-- in-flight counters (`:if`), space-separated, so that the settle builds no field name.
+local function rl_admit(now, model, tokens, key_id, project, k_set, p_set, a_set)
+  local l, reads, n, nr, needle
   for c = 1, 3 do
-    local set = stored[c]
+    local set
+    if c == 1 then set = k_set elseif c == 2 then set = p_set else set = a_set end
     if set and set ~= '' then
       if not l then
-        l, reads, needle = {}, {}, ' ' .. model .. '='
+        -- Sized for the common sets (a table that grows is rehashed at every power of two).
+        l, reads, n, nr = {nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil}, {nil, nil, nil, nil, nil, nil}, 0, 0
+        needle = ' ' .. model .. '='
       end
       local rpm, tpm, rpd, cap, m_rpm, m_tpm = rl_parse(set, model, needle)
-      local scope = rl_scopes[c][2] .. (c == 1 and key_id or c == 2 and project or '')
-      if rpm > 0 then rl_add(l, reads, c, scope .. ':rpm', 'rpm', rpm) end
-      if rpd > 0 then rl_add(l, reads, c, scope .. ':rpd', 'rpd', rpd) end
-      if tpm > 0 then rl_add(l, reads, c, scope .. ':tpm', 'tpm', tpm) end
-      if m_rpm > 0 then rl_add(l, reads, c, scope .. ':m:' .. model .. ':rpm', 'rpm', m_rpm) end
-      if m_tpm > 0 then rl_add(l, reads, c, scope .. ':m:' .. model .. ':tpm', 'tpm', m_tpm) end
-      if cap > 0 then rl_add(l, reads, c, scope .. ':if', 'in_flight', cap) end
+      local scope = c == 1 and 'k:' .. key_id or c == 2 and 'p:' .. project or 'a'
+      if rpm > 0 then n, nr = rl_add(l, reads, n, nr, c, RL_RPM, rpm, scope .. ':rpm') end
+      if rpd > 0 then n, nr = rl_add(l, reads, n, nr, c, RL_RPD, rpd, scope .. ':rpd') end
+      if tpm > 0 then n, nr = rl_add(l, reads, n, nr, c, RL_TPM, tpm, scope .. ':tpm') end
+      if m_rpm > 0 then n, nr = rl_add(l, reads, n, nr, c, RL_RPM, m_rpm, scope .. ':m:' .. model .. ':rpm') end
+      if m_tpm > 0 then n, nr = rl_add(l, reads, n, nr, c, RL_TPM, m_tpm, scope .. ':m:' .. model .. ':tpm') end
+      if cap > 0 then n, nr = rl_add(l, reads, n, nr, c, RL_IN_FLIGHT, cap, scope .. ':if') end
     end
   end
-  if not l or #l == 0 then
-    return rl_none
+  if not l or n == 0 then
+    return nil, nil, nil, -1, 0, 0, -1, 0, 0
   end
-  local values = redis.call('HMGET', rl_state, unpack(reads))
+  local values = redis.call('HMGET', rl_state, unpack(reads, 1, nr))
+  local writes, nw, ends, ne = {nil, nil, nil, nil, nil, nil, nil, nil, nil, nil}, 0, {tokens, nil, nil}, 1
   local refused, refused_wait
   -- The tightest limit of each kind: limit, what is left after this request, ms until the bucket is full again.
   local rq_limit, rq_left, rq_reset, tk_limit, tk_left, tk_reset
-  for k = 1, #l, 6 do
-    local c, window, limit, at = l[k], l[k + 1], l[k + 2], l[k + 3]
-    if window == 'in_flight' then
-      -- Never below 0 (rl_finish decrements without reading): rl_commit writes the count afresh.
-      local running = math.max(0, tonumber(values[at]) or 0)
-      l[k + 4] = running + 1
+  for k = 1, n, 4 do
+    local kind, limit, at = l[k + 1], l[k + 2], l[k + 3]
+    local field = reads[at]
+    if kind == RL_IN_FLIGHT then
+      -- Never below 0 (rl_finish decrements without reading): written afresh here.
+      local running = tonumber(values[at]) or 0
+      if running < 0 then running = 0 end
+      writes[nw + 1], writes[nw + 2], nw = field, running + 1, nw + 2
+      ends[ne + 1], ne = field, ne + 1
       if running >= limit and not refused then
-        refused, refused_wait = {window = 'in_flight', scope = rl_scopes[c][1], limit = limit, used = running, requested = 1, model = false}, 1000
+        refused, refused_wait = {window = 'in_flight', scope = rl_scopes[l[k]], limit = limit, used = running, requested = 1, model = false}, 1000
       end
     else
       -- GCRA (see above): tat = max(stored tat, now); this request moves it by cost x interval.
-      local is_tokens = window == 'tpm'
-      local cost = is_tokens and tokens or 1
-      local period = rl_period[window]
+      local period = rl_period[kind]
       local interval = period / limit
-      local tat = tonumber(values[at]) or 0
-      local back = is_tokens and tonumber(values[at + 1])
-      if back and back ~= 0 then
-        -- Tokens given back (or, below 0, used beyond the charge) since the last admission (rl_finish).
-        tat = (back > 0 and tat or math.max(tat, now)) - back * interval
-        l[k + 5] = true
+      local tat = rl_tat(values[at])
+      local cost = 1
+      if kind == RL_TPM then
+        cost = tokens
+        local back = tonumber(values[at + 1])
+        if back and back ~= 0 then
+          -- Tokens given back (or, below 0, used beyond the charge) since the last admission (rl_finish).
+          if back < 0 and tat < now then tat = now end
+          tat = tat - back * interval
+          writes[nw + 1], writes[nw + 2], nw = reads[at + 1], '0', nw + 2
+        end
+        ends[ne + 1], ne = reads[at + 1], ne + 1
       end
-      tat = math.max(tat, now)
+      if tat < now then tat = now end
       local after = tat + cost * interval
       local used = (tat - now) / interval
       local left, reset = limit - used - cost, after - now
       if after - now > period + 1e-6 then
-        local wait = math.max(0, after - period - now)
+        local wait = after - period - now
+        if wait < 0 then wait = 0 end
         if not refused or wait > refused_wait then
-          refused, refused_wait = {window = window, scope = rl_scopes[c][1], limit = limit, used = math.ceil(used - 1e-9), requested = cost,
-            model = string.find(reads[at], ':m:', 1, true) ~= nil}, wait
+          refused, refused_wait = {window = rl_window[kind], scope = rl_scopes[l[k]], limit = limit, used = -rl_floor(1e-9 - used), requested = cost,
+            model = find(field, ':m:', 1, true) ~= nil}, wait
         end
         left, reset = limit - used, tat - now
       end
-      l[k + 4] = after
+      writes[nw + 1], writes[nw + 2], nw = field, pack('<d', after), nw + 2
       -- The stored `left` is what the header shows (whole units, not below 0), and the next limit is compared with it.
-      if is_tokens then
+      if kind == RL_TPM then
         if not tk_limit or left < tk_left then
-          tk_limit, tk_left, tk_reset = limit, math.max(0, math.floor(left + 1e-9)), reset
+          tk_limit, tk_left, tk_reset = limit, left < 0 and 0 or rl_floor(left + 1e-9), reset
         end
       elseif not rq_limit or left < rq_left then
-        rq_limit, rq_left, rq_reset = limit, math.max(0, math.floor(left + 1e-9)), reset
+        rq_limit, rq_left, rq_reset = limit, left < 0 and 0 or rl_floor(left + 1e-9), reset
       end
     end
   end
   if refused then
     refused.wait = refused_wait
   end
-  local headers = {-1, 0, 0, -1, 0, 0}
+  local r1, r2, r3, t1, t2, t3 = -1, 0, 0, -1, 0, 0
   if rq_limit then
-    headers[1], headers[2], headers[3] = rq_limit, rq_left, math.max(0, math.ceil(rq_reset))
+    r1, r2, r3 = rq_limit, rq_left, rq_reset > 0 and -rl_floor(-rq_reset) or 0
   end
   if tk_limit then
-    headers[4], headers[5], headers[6] = tk_limit, tk_left, math.max(0, math.ceil(tk_reset))
+    t1, t2, t3 = tk_limit, tk_left, tk_reset > 0 and -rl_floor(-tk_reset) or 0
   end
-  return {l = l, reads = reads, tokens = tokens, refused = refused, headers = headers}
+  return refused, writes, ne > 1 and table.concat(ends, ' ', 1, ne) or nil, r1, r2, r3, t1, t2, t3
 end
 
--- Counts an admitted request (after its hold is placed), in one HSET: its buckets move on (their give-backs applied),
--- and its in-flight counters go up (from the values rl_admit read in this same script). Returns the request's record for
--- its hold (false: nothing for rl_finish to do): the tokens it was charged, then its token buckets and in-flight
--- counters, space-separated.
-local function rl_commit(r)
-  local l, reads = r.l, r.reads
-  if not l then
-    return false
+-- Counts an admitted request (after its hold is placed), in one HSET of what rl_admit worked out in this same script:
+-- its buckets move on (their give-backs applied), and its in-flight counters go up.
+local function rl_commit(writes)
+  if writes then
+    redis.call('HSET', rl_state, unpack(writes))
   end
-  local record, finish = r.tokens .. '', false
-  local writes = {}
-  for k = 1, #l, 6 do
-    local window, field = l[k + 1], reads[l[k + 3]]
-    writes[#writes + 1], writes[#writes + 2] = field, l[k + 4]
-    if window ~= 'rpm' and window ~= 'rpd' then
-      record, finish = record .. ' ' .. field, true
-      if l[k + 5] then
-        writes[#writes + 1], writes[#writes + 2] = field .. ':b', 0
-      end
-    end
-  end
-  redis.call('HSET', rl_state, unpack(writes))
-  return finish and record
 end
 
 -- A request ends (once: its hold, which keeps the record, goes): its in-flight counters go down, and when `used` (the
 -- tokens it used) is known, its token buckets get back what it was charged beyond that, or are charged what it used
 -- beyond it. Without `used` (a lease that ended, see prelude's drop_hold) the admission's estimate stands. The tokens go
 -- to the bucket's give-back field, which the next admission applies (an integer HINCRBY here; moving the bucket itself
--- would take a read and a %.17g write). A record written before records moved into holds (the state hash's
--- `h:<request id>`) has `=<interval>` after its token buckets, which is skipped.
+-- would take a read and a %.17g write). A field is told by its last byte: `f` an in-flight counter, `b` a give-back
+-- field; a record written before records named the give-back fields names the bucket itself, and one written before
+-- records moved into holds (the state hash's `h:<request id>`) has `=<interval>` after its token buckets, which is skipped.
 local function rl_finish(record, used)
-  local charged = tonumber(string.match(record, '^%d+'))
+  local back = used and tonumber(match(record, '^%d+')) - used
+  -- Formatted once for all its buckets (Redis formats a number argument with %.17g on every call).
+  back = back and back ~= 0 and tostring(back)
   for field in string.gmatch(record, ' ([^ =]+)') do
-    if string.sub(field, -3) == ':if' then
+    local last = byte(field, -1)
+    if last == 102 then
       redis.call('HINCRBY', rl_state, field, -1)
-    elseif used and used ~= charged then
-      redis.call('HINCRBY', rl_state, field .. ':b', charged - used)
+    elseif back then
+      redis.call('HINCRBY', rl_state, last == 98 and field or field .. ':b', back)
     end
   end
 end

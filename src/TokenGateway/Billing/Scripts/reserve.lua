@@ -99,15 +99,16 @@ if hold > room then
   hold, granted = input_cost + output_cost(t), t
 end
 
-local rl = rl_admit(now, model, input_estimate + granted * choices, key_id, project, {a[11], a[12], a[13]})
-if rl.refused then
-  local f = rl.refused
-  return {4, f.window, f.scope, f.limit, f.used, f.requested, math.ceil(f.wait), f.model and 1 or 0, project, unpack(rl.headers)}
+local refused, writes, record, r1, r2, r3, t1, t2, t3 = rl_admit(now, model, input_estimate + granted * choices, key_id, project, a[11], a[12], a[13])
+if refused then
+  local f = refused
+  return {4, f.window, f.scope, f.limit, f.used, f.requested, math.ceil(f.wait), f.model and 1 or 0, project, r1, r2, r3, t1, t2, t3}
 end
 
-redis.call('HSET', holds, request_id, hold_value(hold, key_id, project, rl_commit(rl)))
+redis.call('HSET', holds, request_id, hold_value(hold, key_id, project, record))
+rl_commit(writes)
 redis.call('ZADD', hold_exp, now + ttl, request_id)
 -- The held amounts as read by the HMGET above (nothing changed them since), in one HSET: inside a script a command costs
 -- more than computing its value (three HINCRBYs took 2-4 µs more a reserve, docs/benchmarks/proxy.md, issue 16).
 redis.call('HSET', acct, 'held', held + hold, 'kheld:' .. key_id, num(a[5]) + hold, 'pheld:' .. project, num(a[10]) + hold)
-return {0, hold, granted, unpack(rl.headers)}
+return {0, hold, granted, r1, r2, r3, t1, t2, t3}

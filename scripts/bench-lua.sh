@@ -41,6 +41,12 @@ script() { # revision or directory, name: ratelimit.lua + prelude.lua + the scri
 cpu() { awk '{print $14 + $15}' "/proc/$rpid/stat"; }
 json='{"rpm":1000000000,"tpm":1000000000000,"rpd":1000000000,"max_in_flight":100000,"models":{"gpt-4o-mini":{"rpm":1000000000,"tpm":1000000000000}}}'
 compact='1000000000 1000000000000 1000000000 100000 gpt-4o-mini=1000000000,1000000000000'
+stored() { # a limit set as redis-cli reads it quoted: as given, or (when $packed) with the four limits packed after a 0 byte
+  python3 -c 'import struct, sys
+t = sys.argv[1]
+b = t.encode() + (b"\0" + struct.pack("<dddd", *map(float, t.split()[:4])) if sys.argv[2] else b"")
+print("\"" + "".join(chr(c) if 32 <= c < 127 and c not in (34, 92) else "\\x%02x" % c for c in b) + "\"")' "$1" "$packed"
+}
 account() { # revision, account id, limits: a funded account and its key
   local a="{acct:$2}"
   cli HSET "$a" balance 100000000000 >/dev/null
@@ -48,11 +54,14 @@ account() { # revision, account id, limits: a funded account and its key
   cli ZADD "$a:grant_order" 4102444800000 g1 >/dev/null
   cli HSET "$a:key:k1" sha s1 status active project default >/dev/null
   # The limits in the revision's stored form: compact since ratelimit.lua has rl_parse, JSON before.
-  if script "$1" ratelimit | grep -q rl_parse; then all=$compact typical_k='1000000000 1000000000000 0 0' typical_a='0 1000000000000 0 0'
+  # NOTE: matched in a variable, not by `| grep -q`: grep's early exit fails the pipe under pipefail.
+  local lua; lua=$(script "$1" ratelimit)
+  if [[ $lua == *rl_parse* ]]; then all=$compact typical_k='1000000000 1000000000000 0 0' typical_a='0 1000000000000 0 0'
   else all=$json typical_k='{"rpm":1000000000,"tpm":1000000000000}' typical_a='{"tpm":1000000000000}'; fi
+  if [[ $lua == *"unpack_bytes('<dddd'"* ]]; then packed=1; else packed=""; fi
   case $3 in
-    all) cli HSET "$a" rl:k:k1 "$all" rl:a "$all" >/dev/null ;;
-    typical) cli HSET "$a" rl:k:k1 "$typical_k" rl:a "$typical_a" >/dev/null ;;
+    all) echo "HSET $a rl:k:k1 $(stored "$all") rl:a $(stored "$all")" | cli >/dev/null ;;
+    typical) echo "HSET $a rl:k:k1 $(stored "$typical_k") rl:a $(stored "$typical_a")" | cli >/dev/null ;;
   esac
 }
 call() { # reserve|settle, account id, request number

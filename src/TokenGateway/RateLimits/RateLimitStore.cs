@@ -34,7 +34,7 @@ internal sealed class RateLimitStore(RedisConnector redis, KeyStore keys)
     }
 
     public async Task<RateLimitSettings> GetAsync(RateLimitTarget target) =>
-        RateLimitSettings.FromStored(await (await redis.DatabaseAsync()).HashGetAsync(new AccountKeys(target.AccountId).Account, target.Field));
+        RateLimitSettings.FromStored((byte[]?)await (await redis.DatabaseAsync()).HashGetAsync(new AccountKeys(target.AccountId).Account, target.Field));
 
     /// <summary>Replaces the scope's limits; no limit at all removes the field. Effective on the next reserve on every replica.</summary>
     public async Task SetAsync(RateLimitTarget target, RateLimitSettings settings)

@@ -352,4 +352,31 @@ public sealed class RateLimitTests(RedisServer redis) : IClassFixture<RedisServe
         Assert.False(await db.HashExistsAsync(keys.RateLimitState, "h:req_old"));
         Assert.Equal(ReserveStatus.Reserved, (await billing.ReserveAsync(Reserve("req_c"))).Status);
     }
+
+    [Fact]
+    public async Task LimitsStoredAsTextAlone_AndABucketStoredAsADecimal_StillWork()
+    {
+        // Before the packed part of the stored form, limits were the text alone; before buckets were packed doubles, a
+        // bucket's time was a decimal. Both are still read. And what this version stores starts with that text, which
+        // the version before reads during a rolling upgrade.
+        var (account, keyId, key) = await KeyAsync(keyLimits: new { rpm = 100, models = new Dictionary<string, object> { ["gpt-4o"] = new { tpm = 50_000 } } });
+        var keys = new TokenGateway.Redis.AccountKeys(account);
+        using var conn = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+        var db = conn.GetDatabase();
+        var stored = (byte[])(await db.HashGetAsync(keys.Account, $"rl:k:{keyId}"))!;
+        Assert.StartsWith("100 0 0 0 gpt-4o=0,50000\0", System.Text.Encoding.Latin1.GetString(stored));
+
+        await db.HashSetAsync(keys.Account, $"rl:k:{keyId}", "100 0 0 0 gpt-4o=3,0");
+        // 50 requests' worth of the key's RPM bucket in use (GCRA: 600 ms a request), as a decimal time.
+        await db.HashSetAsync(keys.RateLimitState, $"k:{keyId}:rpm", (_clock.GetUtcNow().ToUnixTimeMilliseconds() + 50 * 600).ToString());
+
+        var view = await _gw.Admin.GetFromJsonAsync<JsonElement>($"/admin/keys/{keyId}/rate-limits");
+        Assert.Equal(100, view.GetProperty("rpm").GetInt64());
+        Assert.Equal(3, view.GetProperty("models").GetProperty("gpt-4o").GetProperty("rpm").GetInt64());
+        var chat = _gw.OpenAI(key).GetChatClient("gpt-4o-mini");
+        // The key's RPM: 100, 50 in use, this one: 49 left.
+        Assert.Equal("49", Header(await chat.CompleteChatAsync([new UserChatMessage("hi")], MaxTokens(10)), "x-ratelimit-remaining-requests"));
+        // gpt-4o's own RPM of 3 is tighter than the key's 48 left.
+        Assert.Equal("2", Header(await _gw.OpenAI(key).GetChatClient("gpt-4o").CompleteChatAsync([new UserChatMessage("hi")], MaxTokens(10)), "x-ratelimit-remaining-requests"));
+    }
 }

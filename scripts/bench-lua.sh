@@ -2,13 +2,16 @@
 # Redis-side cost of the hot path's two scripts, without the gateway: N reserve+settle pairs (the proxy benchmark's
 # request: gpt-4o-mini, 40 + 12 tokens) sent by redis-cli to a redis-server of its own on a free loopback port. The
 # scripts are taken from a git revision or a directory holding src/ (default: the working tree), so versions compare in
-# one sitting:   scripts/bench-lua.sh [-n 2000] [-l all|typical] [-p] [REV|DIR ...]
+# one sitting:   scripts/bench-lua.sh [-n 2000] [-l all|typical] [-p|-c] [REV|DIR ...]
 # Default: one account (-l sets rate limits like the proxy benchmark's --rate-limits); redis-server's CPU per pair
 # (/proc utime+stime), EVALSHA's time per call and the commands per pair (INFO commandstats). A shared 2-core machine
 # moves these by ±20 % between runs: interleave revisions and repeat.
 # -p (paired): what the typical rate limits cost, robust to that noise. Two accounts, one without limits and one with the
 # typical three, take turns request by request (the order alternating, since the second of two like calls finds warmer
 # caches); SLOWLOG (threshold 0) gives each call's own time, and the medians per script and account are compared.
+# -c (callgrind): the same two accounts (none, typical), each script's N calls counted in redis-server's instructions
+# under valgrind's callgrind (apt-get install -y valgrind): the same from run to run within about ±3k a call (Lua's
+# garbage collector), where time on a shared VM is not. KEEP=PREFIX keeps each profile for callgrind_annotate.
 # Measured reasons for the scripts' shape are in docs/benchmarks/proxy.md.
 set -euo pipefail
 n=2000 limits="" paired="" grind=""

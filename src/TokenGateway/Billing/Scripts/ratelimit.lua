@@ -10,16 +10,16 @@
 -- (prelude's hold_value). Key ids, project ids and model names (validated by the admin API) have no spaces, `=`, `,`
 -- or `|`.
 -- Written for Redis's Lua, where a table, a closure, a JSON decode or a string.format per limit cost more than the
--- limit's arithmetic (docs/benchmarks/proxy.md, issue 16): nothing is decoded, the limits are one flat array with
--- explicit counts (a table that grows is rehashed at each power of two; `#` is a search), library functions are
--- locals, numbers go to redis.call as they are (Redis writes a Lua number with %.17g: exact), and a request costs one
--- HMGET and one HSET of the state at admission and one HINCRBY per in-flight or token limit at its end.
--- scripts/bench-lua.sh measures the whole; a loop of these functions in one script, against a stub `redis`, their own
--- cost (docs/benchmarks/proxy.md).
+-- limit's arithmetic (docs/benchmarks/proxy.md, issue 16): nothing is decoded, the limits and the GCRA times are packed
+-- doubles (struct), the request's limits are one flat array with explicit counts (a table that grows is rehashed at each
+-- power of two; `#` is a search), library functions are locals, and a request costs one HMGET and one HSET of the state
+-- at admission and one HINCRBY per in-flight or token limit at its end. scripts/bench-lua.sh measures them (-c: in
+-- redis-server's instructions).
 local rl_state = KEYS[1] .. ':rl'
 local byte, find, match, pack, unpack_bytes = string.byte, string.find, string.match, struct.pack, struct.unpack
 
--- The kinds of limit: their window (ms, 0: none) and name. A token bucket's give-back field follows its own in `reads`.
+-- The kinds of limit, and the window (ms) and name of the three that are GCRA buckets. A token bucket's give-back field
+-- follows its own in `reads`.
 local RL_IN_FLIGHT, RL_RPM, RL_RPD, RL_TPM = 0, 1, 2, 3
 local rl_period = {60000, 86400000, 60000}
 local rl_window = {'rpm', 'rpd', 'tpm'}

@@ -45,9 +45,20 @@ public sealed class GatewayHost : IAsyncDisposable
     /// ignored): replicas of one deployment share it, and the caller disposes of it.
     /// </param>
     /// <param name="logs">Receives the gateway's logs (none are kept otherwise).</param>
-    public static Task<GatewayHost> StartAsync(RedisServer redis, IDictionary<string, string>? settings = null, FakeTimeProvider? clock = null, MockUpstreamOptions? upstream = null, IEnumerable<string>? args = null,
-        MockUpstreamServer? sharedUpstream = null, ILoggerProvider? logs = null) =>
-        StartAsync(redis.Configuration, settings, clock, upstream, args, sharedUpstream, logs);
+    public static async Task<GatewayHost> StartAsync(RedisServer redis, IDictionary<string, string>? settings = null, FakeTimeProvider? clock = null, MockUpstreamOptions? upstream = null, IEnumerable<string>? args = null,
+        MockUpstreamServer? sharedUpstream = null, ILoggerProvider? logs = null)
+    {
+        var host = await StartAsync(redis.Configuration, settings, clock, upstream, args, sharedUpstream, logs);
+        // NOTE: the gateway starts while its Redis connection is still being made (RedisConnector), and on a loaded 2-core
+        // machine that can outlast the 1 s deadline of the first call (CI once saw a 503 on a test's first admin call). A
+        // test against the fixture's Redis starts once the gateway is ready; one that stopped it goes on after the wait.
+        await ChatLoad.EventuallyAsync(async () =>
+        {
+            using var ready = await host.Http.GetAsync("/readyz");
+            return ready.IsSuccessStatusCode;
+        }, TimeSpan.FromSeconds(10));
+        return host;
+    }
 
     /// <param name="redisConfiguration">A StackExchange.Redis configuration string (a restartable Redis, a cluster).</param>
     /// <remarks>

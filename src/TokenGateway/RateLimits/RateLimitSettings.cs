@@ -59,12 +59,14 @@ internal sealed partial record RateLimitSettings(long? Rpm, long? Tpm, long? Rpd
         var s = new StringBuilder().Append(Invariant($"{Rpm ?? 0} {Tpm ?? 0} {Rpd ?? 0} {MaxInFlight ?? 0}"));
         foreach (var (model, limits) in (Models ?? new Dictionary<string, ModelRateLimits>()).OrderBy(m => m.Key, StringComparer.Ordinal))
             s.Append(Invariant($" {model}={limits.Rpm ?? 0},{limits.Tpm ?? 0}"));
-        var text = Encoding.ASCII.GetByteCount(s.ToString());
-        var stored = new byte[text + 1 + PackedLength];
-        Encoding.ASCII.GetBytes(s.ToString(), stored);
-        var packed = stored.AsSpan(text + 1);
-        long[] scope = [Rpm ?? 0, Tpm ?? 0, Rpd ?? 0, MaxInFlight ?? 0];
-        for (var i = 0; i < scope.Length; i++) BinaryPrimitives.WriteDoubleLittleEndian(packed[(8 * i)..], scope[i]);
+        var text = Encoding.ASCII.GetBytes(s.ToString());
+        var stored = new byte[text.Length + 1 + PackedLength];
+        text.CopyTo(stored, 0);
+        var packed = stored.AsSpan(text.Length + 1);
+        BinaryPrimitives.WriteDoubleLittleEndian(packed, Rpm ?? 0);
+        BinaryPrimitives.WriteDoubleLittleEndian(packed[8..], Tpm ?? 0);
+        BinaryPrimitives.WriteDoubleLittleEndian(packed[16..], Rpd ?? 0);
+        BinaryPrimitives.WriteDoubleLittleEndian(packed[24..], MaxInFlight ?? 0);
         return stored;
     }
 

@@ -42,7 +42,8 @@ local function rl_tat(v)
   return tonumber(v) or 0
 end
 
--- math.floor(x), exactly (x % 1 is x - floor(x)), without the cost of a call (-rl_floor(-x) is math.ceil(x)).
+-- math.floor(x), exactly (x % 1 is x - floor(x)), in the VM rather than a call into the math library; -rl_floor(-x) is
+-- math.ceil(x).
 local function rl_floor(x)
   return x - x % 1
 end
